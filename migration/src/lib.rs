@@ -1,0 +1,17 @@
+//! Database migrations for Headway, written once for PostgreSQL and SQLite.
+//!
+//! Decimal quantities are stored as text in both databases: SQLite has no exact decimal
+//! type, and sea-orm would read one back through `f64`.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261204_000001_core;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261204_000001_core::Migration)]
+    }
+}

@@ -1,0 +1,325 @@
+//! Check-ins: the values that move key results.
+
+use crate::convert;
+use crate::entities::{check_in, key_result, objective};
+use crate::error::StoreError;
+use crate::idempotency;
+use crate::page::{self, Page, PageRequest, SortKey};
+use crate::rollup::{self, CycleTiming};
+use crate::scoped::{self, OrganizationScoped};
+use crate::tx::WriteTx;
+use crate::{Actor, Store};
+use chrono::{DateTime, Utc};
+use headway_domain::events::{EventPayload, NewEvent, RecordKind};
+use headway_domain::ids::{ApiTokenId, CheckInId, KeyResultId, OrganizationId, UserId};
+use headway_domain::model::{CheckIn, KeyResult, KeyResultType, ObjectiveState, Source};
+use headway_domain::progress::{self, KEY_RESULT_MILESTONES};
+use headway_domain::rules::{self, CheckInTarget};
+use headway_domain::values::{Confidence, Description, IdempotencyKey, MetricValue};
+use sea_orm::ActiveValue::Set;
+use sea_orm::{ActiveModelTrait, ColumnTrait, IntoActiveModel, QueryFilter};
+use serde::Serialize;
+use uuid::Uuid;
+
+/// A check-in as a client sends it.
+#[derive(Clone, Debug, Serialize)]
+pub struct NewCheckIn {
+    pub key_result_id: KeyResultId,
+    /// The value, for every type but BOOLEAN.
+    pub value: Option<MetricValue>,
+    /// Done or not, for BOOLEAN key results.
+    pub done: Option<bool>,
+    pub confidence: Option<Confidence>,
+    pub comment: Option<Description>,
+    /// When the value was true; now when left out.
+    pub observed_at: Option<DateTime<Utc>>,
+    #[serde(skip)]
+    pub idempotency_key: Option<IdempotencyKey>,
+}
+
+/// A recorded check-in with its key result after the change.
+#[derive(Clone, Debug)]
+pub struct CheckInOutcome {
+    pub check_in: CheckIn,
+    pub key_result: KeyResult,
+    /// Whether this is the stored result of an earlier request with the same idempotency key.
+    pub replayed: bool,
+}
+
+/// A validated check-in about to be written.
+pub(crate) struct CheckInRecord {
+    pub(crate) value: MetricValue,
+    pub(crate) confidence: Option<Confidence>,
+    pub(crate) comment: Option<Description>,
+    pub(crate) observed_at: DateTime<Utc>,
+    pub(crate) source: Source,
+    pub(crate) author_id: Option<UserId>,
+    pub(crate) api_token_id: Option<ApiTokenId>,
+}
+
+const CREATE_CHECK_IN: &str = "createCheckIn";
+
+/// Writes a check-in and, when it is the newest observation, moves the key result's current
+/// value and progress. The caller rolls the objective up afterwards.
+pub(crate) async fn record(
+    tx: &mut WriteTx,
+    row: key_result::Model,
+    objective: &objective::Model,
+    timing: CycleTiming,
+    record: CheckInRecord,
+) -> Result<(check_in::Model, key_result::Model), StoreError> {
+    let inserted = check_in::ActiveModel {
+        id: Set(CheckInId::generate().as_uuid()),
+        organization_id: Set(tx.organization_id().as_uuid()),
+        key_result_id: Set(row.id),
+        value: Set(record.value.to_string()),
+        confidence: Set(record.confidence.map(|level| i16::from(level.get()))),
+        comment: Set(record.comment.map(Description::into_inner)),
+        author_id: Set(record.author_id.map(Into::into)),
+        api_token_id: Set(record.api_token_id.map(Into::into)),
+        source: Set(record.source.as_str().to_owned()),
+        observed_at: Set(record.observed_at),
+        created_at: Set(tx.now),
+    }
+    .insert(&tx.db)
+    .await?;
+
+    let scope = rollup::key_result_scope(&row, objective);
+    let becomes_current = progress::becomes_current(record.observed_at, row.current_observed_at);
+    tx.emit(NewEvent {
+        payload: EventPayload::CheckInCreated {
+            check_in_id: inserted.id.into(),
+            key_result_id: row.id.into(),
+            value: record.value.get(),
+            confidence: record.confidence.map(Confidence::get),
+            observed_at: record.observed_at,
+            became_current: becomes_current,
+        },
+        scope,
+    });
+    if !becomes_current {
+        return Ok((inserted, row));
+    }
+
+    let key_result = convert::key_result(row.clone())?;
+    let old_ratio = key_result.progress_ratio;
+    let new_ratio = progress::key_result_ratio(&key_result.measure, record.value);
+    let (milestones, reached) = key_result
+        .milestones
+        .reach(new_ratio, &KEY_RESULT_MILESTONES);
+    if new_ratio != old_ratio || record.value != key_result.current_value {
+        tx.emit(NewEvent {
+            payload: EventPayload::KeyResultProgressChanged {
+                key_result_id: row.id.into(),
+                old_value: key_result.current_value.get(),
+                new_value: record.value.get(),
+                old_progress: old_ratio,
+                new_progress: new_ratio,
+                old_status: rollup::pace(tx, timing, old_ratio),
+                new_status: rollup::pace(tx, timing, new_ratio),
+            },
+            scope,
+        });
+    }
+    rollup::emit_milestones(tx, RecordKind::KeyResult, row.id, &reached, scope);
+
+    let latest_confidence = record
+        .confidence
+        .map(|level| i16::from(level.get()))
+        .or(row.latest_confidence);
+    let version = row.version;
+    let mut update = row.into_active_model();
+    update.current_value = Set(record.value.to_string());
+    update.progress_ratio = Set(new_ratio.normalize().to_string());
+    update.current_check_in_id = Set(Some(inserted.id));
+    update.current_observed_at = Set(Some(record.observed_at));
+    update.latest_confidence = Set(latest_confidence);
+    update.milestones = Set(i16::from(milestones.bits()));
+    update.version = Set(version + 1);
+    update.updated_at = Set(tx.now);
+    let updated = update.update(&tx.db).await?;
+    Ok((inserted, updated))
+}
+
+/// Checks that a key result and everything around it take check-ins now.
+pub(crate) fn admit(
+    row: &key_result::Model,
+    objective: &objective::Model,
+    timing: CycleTiming,
+    observed_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let objective_state = ObjectiveState::from_name(&objective.state).ok_or_else(|| {
+        StoreError::Corrupt(format!("objectives.state holds \"{}\"", objective.state))
+    })?;
+    rules::admit_check_in(
+        CheckInTarget {
+            key_result_archived: row.archived_at.is_some(),
+            objective_state,
+            cycle_state: timing.state,
+        },
+        observed_at,
+        now,
+    )?;
+    Ok(())
+}
+
+impl Store {
+    /// Records a check-in by a user or an integration, and rolls progress up.
+    pub async fn create_check_in(
+        &self,
+        actor: Actor,
+        input: NewCheckIn,
+    ) -> Result<CheckInOutcome, StoreError> {
+        let mut tx = WriteTx::begin(self, actor).await?;
+        let organization_id = actor.organization_id;
+        let fingerprint = match &input.idempotency_key {
+            Some(key) => {
+                let fingerprint = idempotency::fingerprint(CREATE_CHECK_IN, &input)?;
+                if let Some(result) =
+                    idempotency::recall(&tx, key, CREATE_CHECK_IN, &fingerprint).await?
+                {
+                    drop(tx);
+                    return self.replay_check_in(organization_id, &result).await;
+                }
+                Some(fingerprint)
+            }
+            None => None,
+        };
+
+        let row = scoped::find_one::<key_result::Entity, _>(
+            &tx.db,
+            organization_id,
+            input.key_result_id.as_uuid(),
+        )
+        .await?
+        .ok_or_else(|| StoreError::not_found("keyResultId", "key result"))?;
+        let objective =
+            scoped::find_one::<objective::Entity, _>(&tx.db, organization_id, row.objective_id)
+                .await?
+                .ok_or_else(|| {
+                    StoreError::Corrupt("a key result's objective is missing".to_owned())
+                })?;
+        let timing = rollup::cycle_timing(&tx, objective.cycle_id).await?;
+        let kind = KeyResultType::from_name(&row.kind).ok_or_else(|| {
+            StoreError::Corrupt(format!("key_results.kind holds \"{}\"", row.kind))
+        })?;
+        let value = rules::check_in_value(kind, input.value, input.done)?;
+        let observed_at = input.observed_at.map_or(tx.now, convert::storable_instant);
+        admit(&row, &objective, timing, observed_at, tx.now)?;
+
+        let record = CheckInRecord {
+            value,
+            confidence: input.confidence,
+            comment: input.comment.clone(),
+            observed_at,
+            source: if actor.api_token_id.is_some() {
+                Source::ApiToken
+            } else {
+                Source::User
+            },
+            author_id: actor.user_id,
+            api_token_id: actor.api_token_id,
+        };
+        let (check_in, key_result) =
+            record_and_roll_up(&mut tx, row, &objective, timing, record).await?;
+        if let (Some(key), Some(fingerprint)) = (&input.idempotency_key, &fingerprint) {
+            let result = serde_json::json!({ "checkInId": check_in.id });
+            idempotency::remember(&tx, key, CREATE_CHECK_IN, fingerprint, &result).await?;
+        }
+        tx.commit(self).await?;
+        Ok(CheckInOutcome {
+            check_in: convert::check_in(check_in)?,
+            key_result: convert::key_result(key_result)?,
+            replayed: false,
+        })
+    }
+
+    async fn replay_check_in(
+        &self,
+        organization_id: OrganizationId,
+        result: &serde_json::Value,
+    ) -> Result<CheckInOutcome, StoreError> {
+        let check_in_id = result
+            .get("checkInId")
+            .and_then(|id| id.as_str())
+            .and_then(|id| Uuid::parse_str(id).ok())
+            .ok_or_else(|| {
+                StoreError::Corrupt("idempotency_keys.result lacks checkInId".to_owned())
+            })?;
+        let check_in =
+            scoped::find_one::<check_in::Entity, _>(&self.db, organization_id, check_in_id)
+                .await?
+                .ok_or_else(|| {
+                    StoreError::Corrupt("a remembered check-in is missing".to_owned())
+                })?;
+        let key_result = scoped::find_one::<key_result::Entity, _>(
+            &self.db,
+            organization_id,
+            check_in.key_result_id,
+        )
+        .await?
+        .ok_or_else(|| StoreError::Corrupt("a check-in's key result is missing".to_owned()))?;
+        Ok(CheckInOutcome {
+            check_in: convert::check_in(check_in)?,
+            key_result: convert::key_result(key_result)?,
+            replayed: true,
+        })
+    }
+
+    pub async fn check_ins_by_ids(
+        &self,
+        organization_id: OrganizationId,
+        ids: &[CheckInId],
+    ) -> Result<Vec<CheckIn>, StoreError> {
+        let rows = scoped::find_many::<check_in::Entity, _>(
+            &self.db,
+            organization_id,
+            ids.iter().map(|id| id.as_uuid()),
+        )
+        .await?;
+        convert::all(rows, convert::check_in)
+    }
+
+    /// A key result's check-ins, newest observation first.
+    pub async fn check_ins_page(
+        &self,
+        organization_id: OrganizationId,
+        key_result_id: KeyResultId,
+        request: PageRequest,
+    ) -> Result<Page<CheckIn>, StoreError> {
+        let select = check_in::Entity::find_in(organization_id)
+            .filter(check_in::Column::KeyResultId.eq(key_result_id.as_uuid()));
+        let key = SortKey::TimeThenId {
+            time: check_in::Column::ObservedAt,
+            id: check_in::Column::Id,
+            descending: true,
+        };
+        page::paginate(&self.db, select, key, request)
+            .await?
+            .try_map(convert::check_in)
+    }
+
+    pub async fn count_check_ins(
+        &self,
+        organization_id: OrganizationId,
+        key_result_id: KeyResultId,
+    ) -> Result<u64, StoreError> {
+        let select = check_in::Entity::find_in(organization_id)
+            .filter(check_in::Column::KeyResultId.eq(key_result_id.as_uuid()));
+        page::count(&self.db, select).await
+    }
+}
+
+/// Records a check-in and rolls its objective up.
+pub(crate) async fn record_and_roll_up(
+    tx: &mut WriteTx,
+    row: key_result::Model,
+    objective: &objective::Model,
+    timing: CycleTiming,
+    record: CheckInRecord,
+) -> Result<(check_in::Model, key_result::Model), StoreError> {
+    let result = self::record(tx, row, objective, timing, record).await?;
+    rollup::roll_up(tx, objective.id.into()).await?;
+    Ok(result)
+}

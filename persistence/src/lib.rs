@@ -1,0 +1,119 @@
+//! Headway's storage on sea-orm, for PostgreSQL and SQLite.
+//!
+//! - [`Store`] is the one entry point. Every read takes the organization it reads from, and
+//!   every write takes an [`Actor`], which carries the organization; no call reaches rows of
+//!   another organization.
+//! - Every write runs in one transaction that first locks its organization's row. That
+//!   serializes the writes of one organization, so rollups never lose an update, and it
+//!   numbers the organization's events gap-free in commit order (the outbox).
+//! - [`entities`] are the table rows; [`convert`] maps them to domain values.
+
+mod check_ins;
+mod comments;
+pub mod connect;
+mod convert;
+mod cycles;
+pub mod entities;
+mod error;
+mod events;
+mod idempotency;
+mod key_results;
+mod kpis;
+mod objectives;
+mod organizations;
+mod page;
+mod rollup;
+mod scoped;
+mod teams;
+mod tx;
+mod users;
+
+pub use check_ins::{CheckInOutcome, NewCheckIn};
+pub use comments::{CommentChanges, NewComment};
+pub use connect::{DatabaseKind, connect, migrate};
+pub use cycles::{CycleChanges, NewCycle};
+pub use error::StoreError;
+pub use key_results::{KeyResultChanges, KeyResultOutcome, NewKeyResult};
+pub use kpis::{KpiChanges, MeasurementOutcome, NewKpi, NewMeasurement};
+pub use objectives::{NewObjective, ObjectiveChanges, ObjectiveFilter, ObjectiveOutcome};
+pub use organizations::{NewOrganization, OrganizationChanges};
+pub use page::{Page, PageRequest, SortCursor};
+pub use teams::{NewTeam, TeamChanges};
+pub use users::{NewMember, UserClaims};
+
+use headway_domain::clock::Clock;
+use headway_domain::ids::{ApiTokenId, OrganizationId, UserId};
+use sea_orm::DatabaseConnection;
+use std::sync::Arc;
+
+/// Who performs a write, and in which organization.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Actor {
+    pub organization_id: OrganizationId,
+    /// The signed-in user, when a person acts.
+    pub user_id: Option<UserId>,
+    /// The API token, when an integration acts.
+    pub api_token_id: Option<ApiTokenId>,
+}
+
+impl Actor {
+    pub const fn user(organization_id: OrganizationId, user_id: UserId) -> Self {
+        Self {
+            organization_id,
+            user_id: Some(user_id),
+            api_token_id: None,
+        }
+    }
+}
+
+/// A callback run after a transaction with new events commits, with the organization whose
+/// outbox grew. The event relay uses it to publish without polling.
+pub type CommitHook = Arc<dyn Fn(OrganizationId) + Send + Sync>;
+
+/// Storage of every record, scoped by organization.
+#[derive(Clone)]
+pub struct Store {
+    db: DatabaseConnection,
+    clock: Arc<dyn Clock>,
+    commit_hook: Option<CommitHook>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    pub fn new(db: DatabaseConnection, clock: Arc<dyn Clock>) -> Self {
+        Self {
+            db,
+            clock,
+            commit_hook: None,
+        }
+    }
+
+    /// Returns the store with a hook that runs after every commit that wrote events.
+    pub fn with_commit_hook(mut self, hook: CommitHook) -> Self {
+        self.commit_hook = Some(hook);
+        self
+    }
+
+    pub fn connection(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    /// The current time at the precision that both databases store (microseconds).
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        convert::storable_instant(self.clock.now())
+    }
+
+    /// Checks that the database answers.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        self.db.ping().await.map_err(StoreError::from)
+    }
+}
