@@ -92,16 +92,39 @@ string_enum!(
     }
 );
 
-impl CycleState {
-    /// Whether a cycle may move from this state to `next`.
-    pub fn can_become(self, next: Self) -> bool {
-        matches!(
-            (self, next),
-            (Self::Planned, Self::Active)
-                | (Self::Active, Self::Closed)
-                | (Self::Planned, Self::Closed)
-                | (Self::Closed, Self::Active)
-        )
+/// A change of a cycle's state that an admin asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CycleTransition {
+    /// PLANNED to ACTIVE.
+    Activate,
+    /// PLANNED or ACTIVE to CLOSED.
+    Close,
+    /// CLOSED to ACTIVE.
+    Reopen,
+}
+
+impl CycleTransition {
+    /// The state after the transition, or an error naming `state` when the cycle is not in a
+    /// state the transition starts from.
+    pub fn apply(self, current: CycleState) -> Result<CycleState, ValidationError> {
+        let (from, to, verb): (&[CycleState], CycleState, &str) = match self {
+            Self::Activate => (&[CycleState::Planned], CycleState::Active, "activated"),
+            Self::Close => (
+                &[CycleState::Planned, CycleState::Active],
+                CycleState::Closed,
+                "closed",
+            ),
+            Self::Reopen => (&[CycleState::Closed], CycleState::Active, "reopened"),
+        };
+        if from.contains(&current) {
+            Ok(to)
+        } else {
+            Err(ValidationError::new(
+                "id",
+                ErrorCode::InvalidTransition,
+                format!("the cycle is {}, so it cannot be {verb}", current.as_str()),
+            ))
+        }
     }
 }
 
@@ -652,10 +675,17 @@ mod tests {
 
     #[test]
     fn cycle_transitions() {
-        assert!(CycleState::Planned.can_become(CycleState::Active));
-        assert!(CycleState::Closed.can_become(CycleState::Active));
-        assert!(!CycleState::Closed.can_become(CycleState::Planned));
-        assert!(!CycleState::Active.can_become(CycleState::Planned));
+        use CycleTransition::{Activate, Close, Reopen};
+        assert_eq!(Activate.apply(CycleState::Planned), Ok(CycleState::Active));
+        assert_eq!(Close.apply(CycleState::Active), Ok(CycleState::Closed));
+        assert_eq!(Close.apply(CycleState::Planned), Ok(CycleState::Closed));
+        assert_eq!(Reopen.apply(CycleState::Closed), Ok(CycleState::Active));
+        assert_eq!(
+            Activate.apply(CycleState::Closed).unwrap_err().code,
+            ErrorCode::InvalidTransition
+        );
+        assert!(Reopen.apply(CycleState::Active).is_err());
+        assert!(Close.apply(CycleState::Closed).is_err());
     }
 
     #[test]

@@ -10,7 +10,7 @@ use crate::{Actor, Store};
 use chrono::NaiveDate;
 use headway_domain::events::{EventPayload, EventScope, NewEvent, RecordKind};
 use headway_domain::ids::{CycleId, OrganizationId};
-use headway_domain::model::{Cycle, CycleState, ObjectiveState, ProgressSource};
+use headway_domain::model::{Cycle, CycleState, CycleTransition, ObjectiveState, ProgressSource};
 use headway_domain::progress::{self, RollupInput};
 use headway_domain::values::{Name, Weight};
 use headway_domain::{ErrorCode, ValidationError, alignment};
@@ -255,13 +255,13 @@ impl Store {
         convert::cycle(row)
     }
 
-    /// Moves a cycle to `state`. Closing freezes every score of its objectives and key
-    /// results; reopening clears them again.
+    /// Applies a state transition. Closing freezes every score of the cycle's objectives and
+    /// key results; reopening clears them again.
     pub async fn change_cycle_state(
         &self,
         actor: Actor,
         cycle_id: CycleId,
-        state: CycleState,
+        transition: CycleTransition,
         expected_version: Option<i32>,
     ) -> Result<Cycle, StoreError> {
         let mut tx = WriteTx::begin(self, actor).await?;
@@ -269,22 +269,11 @@ impl Store {
         check_version(expected_version, row.version)?;
         let current = CycleState::from_name(&row.state)
             .ok_or_else(|| StoreError::Corrupt(format!("cycles.state holds \"{}\"", row.state)))?;
-        if !current.can_become(state) {
-            return Err(ValidationError::new(
-                "state",
-                ErrorCode::InvalidTransition,
-                format!(
-                    "a {} cycle cannot become {}",
-                    current.as_str(),
-                    state.as_str()
-                ),
-            )
-            .into());
-        }
-        match state {
-            CycleState::Closed => freeze_scores(&tx, row.id).await?,
-            _ if current == CycleState::Closed => clear_scores(&tx, row.id).await?,
-            _ => {}
+        let state = transition.apply(current)?;
+        match transition {
+            CycleTransition::Close => freeze_scores(&tx, row.id).await?,
+            CycleTransition::Reopen => clear_scores(&tx, row.id).await?,
+            CycleTransition::Activate => {}
         }
         tx.emit(NewEvent {
             payload: EventPayload::StateChanged {

@@ -140,3 +140,10 @@ impl Store {
         convert::organization(row)
     }
 }
+
+impl Store {
+    /// Whether any organization exists; the first embedded start seeds a demo when none does.
+    pub async fn has_organizations(&self) -> Result<bool, StoreError> {
+        Ok(organization::Entity::find().one(&self.db).await?.is_some())
+    }
+}

@@ -1,0 +1,122 @@
+//! Configuration from `HEADWAY_*` environment variables and command-line flags.
+//!
+//! Every setting has a flag and a variable; a flag wins over the variable. Defaults run the
+//! embedded mode: SQLite in the working folder, in-process events, 127.0.0.1:8080.
+
+use clap::{Args, ValueEnum};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// Whether the server may take shortcuts meant for trying it out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Mode {
+    /// Generates a signing key when none is configured, seeds a demo organization into an
+    /// empty database, and issues tokens from the command line.
+    Development,
+    /// Refuses to start without a configured signing key and never generates one.
+    Production,
+}
+
+/// Settings shared by every command that opens the database.
+#[derive(Clone, Debug, Args)]
+pub struct DatabaseArgs {
+    /// Database URL: `sqlite://FILE?mode=rwc` or `postgres://USER@HOST:PORT/DB`.
+    #[arg(
+        long,
+        env = "HEADWAY_DATABASE_URL",
+        default_value = "sqlite://headway.db?mode=rwc"
+    )]
+    pub database_url: String,
+
+    /// Maximum number of pooled database connections.
+    #[arg(long, env = "HEADWAY_DATABASE_MAX_CONNECTIONS", default_value_t = 16)]
+    pub database_max_connections: u32,
+}
+
+/// Settings of token signing and checking.
+#[derive(Clone, Debug, Args)]
+pub struct AuthArgs {
+    /// `development` or `production`.
+    #[arg(long, env = "HEADWAY_MODE", value_enum, default_value_t = Mode::Development)]
+    pub mode: Mode,
+
+    /// The HS256 secret that signs identity tokens, at least 32 bytes. In development mode
+    /// a random one is generated into `--dev-key-file` when this is not set.
+    #[arg(long, env = "HEADWAY_JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<String>,
+
+    /// The `iss` claim that tokens must carry.
+    #[arg(long, env = "HEADWAY_JWT_ISSUER", default_value = "headway")]
+    pub jwt_issuer: String,
+
+    /// The `aud` claim that tokens must carry.
+    #[arg(long, env = "HEADWAY_JWT_AUDIENCE", default_value = "headway-api")]
+    pub jwt_audience: String,
+
+    /// Clock skew tolerated on `exp` and `nbf`, in seconds.
+    #[arg(long, env = "HEADWAY_JWT_LEEWAY_SECONDS", default_value_t = 60)]
+    pub jwt_leeway_seconds: u32,
+
+    /// Where development mode keeps its generated signing secret.
+    #[arg(long, env = "HEADWAY_DEV_KEY_FILE", default_value = "headway-dev.key")]
+    pub dev_key_file: PathBuf,
+}
+
+/// Settings of the HTTP server and its request limits.
+#[derive(Clone, Debug, Args)]
+pub struct ServeArgs {
+    /// Address and port to listen on; port 0 picks a free port.
+    #[arg(long, env = "HEADWAY_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+
+    /// Number of HTTP worker threads; 0 uses one per CPU core.
+    #[arg(long, env = "HEADWAY_WORKERS", default_value_t = 0)]
+    pub workers: usize,
+
+    /// Maximum request body size, in bytes.
+    #[arg(long, env = "HEADWAY_MAX_BODY_BYTES", default_value_t = 1_048_576)]
+    pub max_body_bytes: usize,
+
+    /// Maximum time to execute one request, in milliseconds.
+    #[arg(long, env = "HEADWAY_REQUEST_TIMEOUT_MS", default_value_t = 30_000)]
+    pub request_timeout_ms: u64,
+
+    /// Maximum operations in one batched request.
+    #[arg(long, env = "HEADWAY_MAX_BATCH_OPERATIONS", default_value_t = 10)]
+    pub max_batch_operations: usize,
+
+    /// Maximum nesting depth of a query.
+    #[arg(long, env = "HEADWAY_MAX_QUERY_DEPTH", default_value_t = 12)]
+    pub max_query_depth: usize,
+
+    /// Maximum query complexity; each field costs 1 and a connection multiplies the cost of
+    /// its selection by its page size.
+    #[arg(long, env = "HEADWAY_MAX_QUERY_COMPLEXITY", default_value_t = 20_000)]
+    pub max_query_complexity: usize,
+
+    /// Whether clients may introspect the schema (`true` or `false`).
+    #[arg(long, env = "HEADWAY_INTROSPECTION", default_value_t = true, action = clap::ArgAction::Set)]
+    pub introspection: bool,
+
+    /// Whether the first start on an empty database seeds the demo organization
+    /// (development mode only; `true` or `false`).
+    #[arg(long, env = "HEADWAY_SEED_DEMO", default_value_t = true, action = clap::ArgAction::Set)]
+    pub seed_demo: bool,
+}
+
+impl ServeArgs {
+    /// The defaults, as the command line gives them without flags or variables.
+    pub fn defaults() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            workers: 0,
+            max_body_bytes: 1_048_576,
+            request_timeout_ms: 30_000,
+            max_batch_operations: 10,
+            max_query_depth: 12,
+            max_query_complexity: 20_000,
+            introspection: true,
+            seed_demo: true,
+        }
+    }
+}

@@ -1,0 +1,196 @@
+//! What each request carries into the resolvers: its principal, loaders and fixed "now".
+
+use super::error::{ApiError, store_failure};
+use super::loaders::Loaders;
+use async_graphql::Context;
+use async_graphql::dataloader::DataLoader;
+use chrono::{DateTime, Utc};
+use headway_domain::ids::{OrganizationId, UserId};
+use headway_domain::model::{Membership, Organization, Role, User};
+use headway_persistence::{Actor, Store};
+use tokio::sync::OnceCell;
+
+/// A signed-in user, with their membership in the organization the request acts on.
+#[derive(Clone, Debug)]
+pub struct UserPrincipal {
+    pub user: User,
+    /// `None` while the user belongs to no organization.
+    pub membership: Option<Membership>,
+}
+
+/// Who sends a request.
+#[derive(Clone, Debug)]
+pub enum Principal {
+    /// No credentials: only `__typename` and introspection resolve.
+    Anonymous,
+    User(UserPrincipal),
+}
+
+impl Principal {
+    pub fn organization_id(&self) -> Option<OrganizationId> {
+        match self {
+            Self::Anonymous => None,
+            Self::User(principal) => principal
+                .membership
+                .as_ref()
+                .map(|membership| membership.organization_id),
+        }
+    }
+
+    pub fn role(&self) -> Option<Role> {
+        match self {
+            Self::Anonymous => None,
+            Self::User(principal) => principal
+                .membership
+                .as_ref()
+                .map(|membership| membership.role),
+        }
+    }
+
+    pub fn user_id(&self) -> Option<UserId> {
+        match self {
+            Self::Anonymous => None,
+            Self::User(principal) => Some(principal.user.id),
+        }
+    }
+
+    /// A short name of the principal's kind for logs and spans.
+    pub const fn kind(&self) -> &'static str {
+        match self {
+            Self::Anonymous => "anonymous",
+            Self::User(_) => "user",
+        }
+    }
+}
+
+/// What a resolver needs the principal to be allowed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Permission {
+    /// Read the organization's records.
+    Read,
+    /// Write objectives, key results, check-ins and comments.
+    WritePlans,
+    /// Record KPI measurements.
+    RecordMeasurements,
+    /// Manage teams, cycles, KPIs, settings and members.
+    Administer,
+    /// Grant or take away the OWNER and ADMIN roles.
+    ManageAdmins,
+}
+
+impl Permission {
+    pub const fn required_role(self) -> Role {
+        match self {
+            Self::Read => Role::Viewer,
+            Self::WritePlans | Self::RecordMeasurements => Role::Member,
+            Self::Administer => Role::Admin,
+            Self::ManageAdmins => Role::Owner,
+        }
+    }
+}
+
+/// Per-request state, set by the HTTP layer before execution.
+pub struct RequestState {
+    pub principal: Principal,
+    pub request_id: String,
+    /// The request's time: every time-dependent figure of one response uses it.
+    pub now: DateTime<Utc>,
+    organization: OnceCell<Organization>,
+}
+
+impl RequestState {
+    pub fn new(principal: Principal, request_id: String, now: DateTime<Utc>) -> Self {
+        Self {
+            principal,
+            request_id,
+            now,
+            organization: OnceCell::new(),
+        }
+    }
+}
+
+/// Accessors for the schema- and request-wide data in a resolver's context.
+pub trait ContextExt {
+    fn state(&self) -> Result<&RequestState, ApiError>;
+    fn store(&self) -> Result<&Store, ApiError>;
+    fn loader(&self) -> Result<&DataLoader<Loaders>, ApiError>;
+
+    /// Checks `permission` and returns the actor for a write.
+    fn authorize(&self, permission: Permission) -> Result<Actor, ApiError>;
+
+    /// Checks read access and returns the organization to read from.
+    fn read_scope(&self) -> Result<OrganizationId, ApiError> {
+        self.authorize(Permission::Read)
+            .map(|actor| actor.organization_id)
+    }
+
+    /// The request time.
+    fn now(&self) -> Result<DateTime<Utc>, ApiError> {
+        Ok(self.state()?.now)
+    }
+
+    /// The organization the request acts on, read once per request.
+    fn organization(&self) -> impl Future<Output = Result<&Organization, ApiError>> + Send;
+}
+
+fn missing(what: &str) -> ApiError {
+    tracing::error!(missing = what, "schema data missing");
+    ApiError::internal()
+}
+
+impl ContextExt for Context<'_> {
+    fn state(&self) -> Result<&RequestState, ApiError> {
+        self.data::<RequestState>()
+            .map_err(|_| missing("RequestState"))
+    }
+
+    fn store(&self) -> Result<&Store, ApiError> {
+        self.data::<Store>().map_err(|_| missing("Store"))
+    }
+
+    fn loader(&self) -> Result<&DataLoader<Loaders>, ApiError> {
+        self.data::<DataLoader<Loaders>>()
+            .map_err(|_| missing("DataLoader"))
+    }
+
+    fn authorize(&self, permission: Permission) -> Result<Actor, ApiError> {
+        let principal = &self.state()?.principal;
+        let Principal::User(user) = principal else {
+            return Err(ApiError::unauthenticated(
+                "authentication required: send a bearer token in the Authorization header",
+            ));
+        };
+        let Some(membership) = &user.membership else {
+            return Err(ApiError::forbidden(
+                "you are not a member of any organization; create one with createOrganization or ask an admin to add you",
+            ));
+        };
+        let needed = permission.required_role();
+        if !membership.role.includes(needed) {
+            return Err(ApiError::forbidden(format!(
+                "this needs the {} role or higher; your role is {}",
+                needed.as_str(),
+                membership.role.as_str()
+            )));
+        }
+        Ok(Actor::user(membership.organization_id, user.user.id))
+    }
+
+    async fn organization(&self) -> Result<&Organization, ApiError> {
+        let state = self.state()?;
+        let organization_id = self.read_scope()?;
+        let store = self.store()?;
+        state
+            .organization
+            .get_or_try_init(|| async move {
+                store
+                    .organization(organization_id)
+                    .await
+                    .map_err(store_failure)?
+                    .ok_or_else(|| {
+                        ApiError::forbidden("the organization of this request no longer exists")
+                    })
+            })
+            .await
+    }
+}

@@ -1,0 +1,64 @@
+//! The GraphQL schema: types, resolvers, loaders and the conventions they share.
+
+pub mod connection;
+pub mod context;
+pub mod error;
+pub mod ids;
+pub mod loaders;
+pub mod mutations;
+pub mod objects;
+pub mod query;
+pub mod scalars;
+
+use async_graphql::{EmptySubscription, Schema, SchemaBuilder};
+use headway_persistence::Store;
+
+pub type AppSchema = Schema<query::QueryRoot, mutations::MutationRoot, EmptySubscription>;
+
+/// Limits that every request is checked against.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SchemaLimits {
+    /// Maximum nesting depth of a query.
+    pub depth: usize,
+    /// Maximum complexity; a connection's page size multiplies the cost below it.
+    pub complexity: usize,
+    /// Whether clients may introspect the schema.
+    pub introspection: bool,
+}
+
+impl Default for SchemaLimits {
+    fn default() -> Self {
+        Self {
+            depth: 12,
+            complexity: 20_000,
+            introspection: true,
+        }
+    }
+}
+
+fn builder() -> SchemaBuilder<query::QueryRoot, mutations::MutationRoot, EmptySubscription> {
+    Schema::build(
+        query::QueryRoot,
+        mutations::MutationRoot::default(),
+        EmptySubscription,
+    )
+}
+
+/// Builds the schema with its shared data.
+pub fn build_schema(store: Store, limits: SchemaLimits) -> AppSchema {
+    let mut builder = builder()
+        .data(store)
+        .limit_depth(limits.depth)
+        .limit_complexity(limits.complexity)
+        .limit_recursive_depth(64)
+        .limit_directives(16);
+    if !limits.introspection {
+        builder = builder.disable_introspection();
+    }
+    builder.finish()
+}
+
+/// The schema in SDL, as committed in `schema.graphql`.
+pub fn sdl() -> String {
+    builder().finish().sdl()
+}

@@ -1,0 +1,331 @@
+use super::input::{self, Parsed, Warning, parse_all, payload, record_input, user_errors};
+use crate::graphql::context::{ContextExt, Permission};
+use crate::graphql::error::{UserError, user_result};
+use crate::graphql::objects::enums::{KeyResultType, Unit};
+use crate::graphql::objects::key_result::{CheckIn, KeyResult};
+use crate::graphql::scalars::Decimal;
+use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, SimpleObject};
+use chrono::{DateTime, Utc};
+use headway_domain::ids::KeyResultId;
+use headway_domain::model::{Measure, Unit as DomainUnit};
+use headway_domain::values::{Confidence, Grade, Weight};
+use headway_persistence::{KeyResultChanges, KeyResultOutcome, NewCheckIn, NewKeyResult};
+
+#[derive(InputObject)]
+pub struct CreateKeyResultInput {
+    pub objective_id: ID,
+    /// At most 200 characters.
+    pub title: String,
+    pub description: Option<String>,
+    /// A member of the organization.
+    pub owner_id: Option<ID>,
+    /// How progress follows the current value.
+    #[graphql(name = "type")]
+    pub kind: KeyResultType,
+    /// Where the metric stands now. Required for INCREASE_TO and DECREASE_TO; defaults to the
+    /// target for STAY_AT_OR_ABOVE and STAY_AT_OR_BELOW; left out for BOOLEAN.
+    pub start_value: Option<Decimal>,
+    /// The value to reach; left out for BOOLEAN. It must differ from the start value.
+    pub target_value: Option<Decimal>,
+    #[graphql(default_with = "Unit::Number")]
+    pub unit: Unit,
+    /// The ISO 4217 code, required when the unit is CURRENCY.
+    pub currency_code: Option<String>,
+    /// The weight in the objective's progress, from 0 to 1,000; default 1.
+    pub weight: Option<Decimal>,
+    /// A KPI whose latest measurement within the cycle drives the current value.
+    pub kpi_id: Option<ID>,
+    /// A key for integrations, unique among the organization's key results.
+    pub external_key: Option<String>,
+}
+
+/// Changes to a key result; left-out fields stay as they are and null clears a field.
+#[derive(InputObject)]
+pub struct UpdateKeyResultInput {
+    pub id: ID,
+    /// Fails with a CONFLICT user error when the key result is at another version.
+    pub expected_version: Option<i32>,
+    pub title: Option<String>,
+    pub description: MaybeUndefined<String>,
+    pub owner_id: MaybeUndefined<ID>,
+    /// The type can change only before the first check-in.
+    #[graphql(name = "type")]
+    pub kind: Option<KeyResultType>,
+    pub start_value: Option<Decimal>,
+    pub target_value: Option<Decimal>,
+    pub unit: Option<Unit>,
+    pub currency_code: MaybeUndefined<String>,
+    pub weight: Option<Decimal>,
+    pub kpi_id: MaybeUndefined<ID>,
+    /// A grade from 0 to 1 that replaces the progress in the score at cycle close.
+    pub manual_grade: MaybeUndefined<Decimal>,
+    /// Why the manual grade was set.
+    pub grade_note: MaybeUndefined<String>,
+    pub external_key: MaybeUndefined<String>,
+}
+
+record_input!(ArchiveKeyResultInput, "The key result to archive.");
+
+/// A check-in: a value observed for a key result.
+#[derive(InputObject)]
+pub struct CreateCheckInInput {
+    pub key_result_id: ID,
+    /// The observed value, for every type but BOOLEAN.
+    pub value: Option<Decimal>,
+    /// Done or not, for BOOLEAN key results.
+    pub done: Option<bool>,
+    /// The owner's confidence from 0 to 10 that the key result will be reached.
+    pub confidence: Option<i32>,
+    /// At most 10,000 characters.
+    pub comment: Option<String>,
+    /// When the value was true; now when left out. A past time is a backfill, which sets the
+    /// current value only when no check-in with a later observed-at time exists.
+    pub observed_at: Option<DateTime<Utc>>,
+    /// Makes a retry safe: the same key with the same input returns the first result and
+    /// writes nothing; the same key with another input is rejected.
+    pub idempotency_key: Option<String>,
+}
+
+/// The result of createKeyResult.
+#[derive(SimpleObject)]
+pub struct CreateKeyResultPayload {
+    /// The key result; null when the input was rejected.
+    pub key_result: Option<KeyResult>,
+    /// Problems with the input; empty when the mutation succeeded.
+    pub user_errors: Vec<UserError>,
+    /// Organization limits the change exceeds, when the organization only warns.
+    pub warnings: Vec<Warning>,
+}
+
+impl CreateKeyResultPayload {
+    fn done(outcome: KeyResultOutcome) -> Self {
+        Self {
+            key_result: Some(KeyResult(outcome.key_result)),
+            user_errors: Vec::new(),
+            warnings: outcome.warnings.into_iter().map(Warning::from).collect(),
+        }
+    }
+
+    fn rejected(errors: Vec<UserError>) -> Self {
+        Self {
+            key_result: None,
+            user_errors: errors,
+            warnings: Vec::new(),
+        }
+    }
+}
+
+payload!(UpdateKeyResultPayload, key_result: KeyResult, "The result of updateKeyResult and archiveKeyResult.");
+
+/// The result of createCheckIn.
+#[derive(SimpleObject)]
+pub struct CreateCheckInPayload {
+    /// The check-in; null when the input was rejected.
+    pub check_in: Option<CheckIn>,
+    /// The key result after the check-in, with its new current value and progress.
+    pub key_result: Option<KeyResult>,
+    /// Whether this is the stored result of an earlier request with the same idempotency key.
+    pub replayed: bool,
+    /// Problems with the input; empty when the mutation succeeded.
+    pub user_errors: Vec<UserError>,
+}
+
+impl CreateCheckInPayload {
+    fn rejected(errors: Vec<UserError>) -> Self {
+        Self {
+            check_in: None,
+            key_result: None,
+            replayed: false,
+            user_errors: errors,
+        }
+    }
+}
+
+impl CreateKeyResultInput {
+    fn parse(&self) -> Parsed<NewKeyResult> {
+        parse_all! {
+            objective_id = input::id("objectiveId", &self.objective_id);
+            title = input::title("title", &self.title);
+            description = input::description("description", self.description.as_deref());
+            owner_id = input::optional_id("ownerId", self.owner_id.as_ref());
+            start_value = input::optional_metric("startValue", self.start_value);
+            target_value = input::optional_metric("targetValue", self.target_value);
+            currency = input::optional(self.currency_code.as_deref(), |raw| input::currency("currencyCode", raw));
+            weight = input::optional(self.weight, |weight| input::weight("weight", weight));
+            kpi_id = input::optional_id("kpiId", self.kpi_id.as_ref());
+            external_key = input::optional(self.external_key.as_deref(), |raw| input::external_key("externalKey", raw));
+        }
+        parse_all! {
+            measure = Measure::new(self.kind.into(), start_value, target_value);
+            unit = DomainUnit::new(self.unit.into(), currency);
+        }
+        Ok(NewKeyResult {
+            objective_id,
+            owner_id,
+            title,
+            description,
+            measure,
+            unit,
+            weight: weight.unwrap_or_else(Weight::one),
+            kpi_id,
+            external_key,
+        })
+    }
+}
+
+impl UpdateKeyResultInput {
+    fn parse(self) -> Parsed<(KeyResultId, KeyResultChanges)> {
+        parse_all! {
+            id = input::id::<KeyResultId>("id", &self.id);
+            title = input::optional(self.title.as_deref(), |raw| input::title("title", raw));
+            description = input::maybe_description("description", self.description);
+            owner_id = input::maybe_id("ownerId", self.owner_id);
+            start_value = input::optional_metric("startValue", self.start_value);
+            target_value = input::optional_metric("targetValue", self.target_value);
+            currency_code = input::maybe(self.currency_code, |raw| input::currency("currencyCode", &raw));
+            weight = input::optional(self.weight, |weight| input::weight("weight", weight));
+            kpi_id = input::maybe_id("kpiId", self.kpi_id);
+            manual_grade = input::maybe(self.manual_grade, |grade| Grade::new(grade.0).map_err(|error| error.in_field("manualGrade")));
+            grade_note = input::maybe_description("gradeNote", self.grade_note);
+            external_key = input::maybe(self.external_key, |raw| input::external_key("externalKey", &raw));
+        }
+        Ok((
+            id,
+            KeyResultChanges {
+                expected_version: self.expected_version,
+                title,
+                description,
+                owner_id,
+                kind: self.kind.map(Into::into),
+                start_value,
+                target_value,
+                unit: self.unit.map(Into::into),
+                currency_code,
+                weight,
+                kpi_id,
+                manual_grade,
+                grade_note,
+                external_key,
+            },
+        ))
+    }
+}
+
+impl CreateCheckInInput {
+    fn parse(&self) -> Parsed<NewCheckIn> {
+        parse_all! {
+            key_result_id = input::id("keyResultId", &self.key_result_id);
+            value = input::optional_metric("value", self.value);
+            confidence = input::optional(self.confidence, |level| {
+                Confidence::new(i64::from(level)).map_err(|error| error.in_field("confidence"))
+            });
+            comment = input::description("comment", self.comment.as_deref());
+            idempotency_key = input::idempotency_key(self.idempotency_key.as_deref());
+        }
+        Ok(NewCheckIn {
+            key_result_id,
+            value,
+            done: self.done,
+            confidence,
+            comment,
+            observed_at: self.observed_at,
+            idempotency_key,
+        })
+    }
+}
+
+#[derive(Default)]
+pub struct KeyResultMutations;
+
+#[Object]
+impl KeyResultMutations {
+    /// Creates a key result and rolls its objective's progress up. Needs MEMBER.
+    async fn create_key_result(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateKeyResultInput,
+    ) -> async_graphql::Result<CreateKeyResultPayload> {
+        let actor = ctx.authorize(Permission::WritePlans)?;
+        let new = match input.parse() {
+            Ok(new) => new,
+            Err(errors) => return Ok(CreateKeyResultPayload::rejected(user_errors(errors))),
+        };
+        Ok(
+            match user_result(ctx.store()?.create_key_result(actor, new).await)? {
+                Ok(outcome) => CreateKeyResultPayload::done(outcome),
+                Err(errors) => CreateKeyResultPayload::rejected(errors),
+            },
+        )
+    }
+
+    /// Changes a key result; a new measure or weight recomputes and rolls up progress. Needs MEMBER.
+    async fn update_key_result(
+        &self,
+        ctx: &Context<'_>,
+        input: UpdateKeyResultInput,
+    ) -> async_graphql::Result<UpdateKeyResultPayload> {
+        let actor = ctx.authorize(Permission::WritePlans)?;
+        let (key_result_id, changes) = match input.parse() {
+            Ok(parsed) => parsed,
+            Err(errors) => return Ok(UpdateKeyResultPayload::rejected(user_errors(errors))),
+        };
+        Ok(
+            match user_result(
+                ctx.store()?
+                    .update_key_result(actor, key_result_id, changes)
+                    .await,
+            )? {
+                Ok(key_result) => UpdateKeyResultPayload::done(KeyResult(key_result)),
+                Err(errors) => UpdateKeyResultPayload::rejected(errors),
+            },
+        )
+    }
+
+    /// Archives a key result, which leaves its objective's progress. Needs MEMBER.
+    async fn archive_key_result(
+        &self,
+        ctx: &Context<'_>,
+        input: ArchiveKeyResultInput,
+    ) -> async_graphql::Result<UpdateKeyResultPayload> {
+        let actor = ctx.authorize(Permission::WritePlans)?;
+        let key_result_id = match input::id::<KeyResultId>("id", &input.id) {
+            Ok(id) => id,
+            Err(error) => return Ok(UpdateKeyResultPayload::rejected(user_errors(vec![error]))),
+        };
+        Ok(
+            match user_result(
+                ctx.store()?
+                    .archive_key_result(actor, key_result_id, input.expected_version)
+                    .await,
+            )? {
+                Ok(key_result) => UpdateKeyResultPayload::done(KeyResult(key_result)),
+                Err(errors) => UpdateKeyResultPayload::rejected(errors),
+            },
+        )
+    }
+
+    /// Records a check-in, moves the key result's current value when the check-in is the
+    /// newest observation, and rolls progress up to every aligned objective. Needs MEMBER.
+    async fn create_check_in(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateCheckInInput,
+    ) -> async_graphql::Result<CreateCheckInPayload> {
+        let actor = ctx.authorize(Permission::WritePlans)?;
+        let new = match input.parse() {
+            Ok(new) => new,
+            Err(errors) => return Ok(CreateCheckInPayload::rejected(user_errors(errors))),
+        };
+        Ok(
+            match user_result(ctx.store()?.create_check_in(actor, new).await)? {
+                Ok(outcome) => CreateCheckInPayload {
+                    check_in: Some(CheckIn(outcome.check_in)),
+                    key_result: Some(KeyResult(outcome.key_result)),
+                    replayed: outcome.replayed,
+                    user_errors: Vec::new(),
+                },
+                Err(errors) => CreateCheckInPayload::rejected(errors),
+            },
+        )
+    }
+}

@@ -1,0 +1,24 @@
+//! Mutations: one input argument, a payload with the changed record and `userErrors`.
+
+mod comments;
+mod cycles;
+pub(crate) mod input;
+mod key_results;
+pub(crate) mod kpis;
+mod objectives;
+mod organization;
+mod teams;
+
+use async_graphql::MergedObject;
+
+/// Every mutation.
+#[derive(MergedObject, Default)]
+pub struct MutationRoot(
+    organization::OrganizationMutations,
+    teams::TeamMutations,
+    cycles::CycleMutations,
+    objectives::ObjectiveMutations,
+    key_results::KeyResultMutations,
+    kpis::KpiMutations,
+    comments::CommentMutations,
+);

@@ -1,0 +1,416 @@
+//! `POST /graphql` and `GET /graphql` per GraphQL over HTTP.
+//!
+//! The response is `application/graphql-response+json` or `application/json` by the
+//! request's `Accept` header. Under `application/graphql-response+json`, a document that
+//! does not parse or validate gets status 400; under `application/json` every well-formed
+//! request gets 200, as the specification asks.
+
+use super::AppState;
+use super::negotiation::{self, ResponseType};
+use crate::auth::{self, ORGANIZATION_HEADER};
+use crate::graphql::context::{Principal, RequestState};
+use crate::graphql::error::{ApiError, ErrorKind};
+use crate::graphql::loaders::Loaders;
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpRequest, HttpResponse, web};
+use async_graphql::dataloader::DataLoader;
+use async_graphql::parser::types::OperationType;
+use async_graphql::{BatchRequest, BatchResponse, Request, Response};
+use futures::StreamExt;
+use serde_json::json;
+use tracing::Instrument;
+
+/// Reads a header as text; headers that are not visible ASCII count as missing.
+fn header_text<'a>(request: &'a HttpRequest, name: &str) -> Option<&'a str> {
+    request
+        .headers()
+        .get(name)
+        .and_then(|value| value.to_str().ok())
+}
+
+/// The request id: the client's `X-Request-Id` when it is short and plain, else a new one.
+pub fn request_id(request: &HttpRequest) -> String {
+    header_text(request, "x-request-id")
+        .filter(|id| !id.is_empty() && id.len() <= 64)
+        .filter(|id| {
+            id.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
+        .map_or_else(|| uuid::Uuid::now_v7().simple().to_string(), str::to_owned)
+}
+
+/// A response with only errors, for requests that never reach execution.
+pub fn error_response(
+    response_type: ResponseType,
+    status: StatusCode,
+    kind: ErrorKind,
+    message: &str,
+    request_id: &str,
+) -> HttpResponse {
+    let body = json!({
+        "errors": [{
+            "message": message,
+            "extensions": { "code": kind.code(), "requestId": request_id },
+        }]
+    });
+    HttpResponse::build(status)
+        .content_type(response_type.content_type())
+        .insert_header(("x-request-id", request_id))
+        .body(body.to_string())
+}
+
+fn api_error_response(
+    response_type: ResponseType,
+    error: &ApiError,
+    request_id: &str,
+) -> HttpResponse {
+    let status = match error.kind {
+        ErrorKind::Unauthenticated => StatusCode::UNAUTHORIZED,
+        ErrorKind::Forbidden => StatusCode::FORBIDDEN,
+        ErrorKind::BadUserInput => StatusCode::BAD_REQUEST,
+        ErrorKind::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+        ErrorKind::Timeout => StatusCode::SERVICE_UNAVAILABLE,
+        ErrorKind::NotFound => StatusCode::NOT_FOUND,
+        ErrorKind::Conflict => StatusCode::CONFLICT,
+        ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+    };
+    let mut response = error_response(
+        response_type,
+        status,
+        error.kind,
+        &error.message,
+        request_id,
+    );
+    if error.kind == ErrorKind::Unauthenticated {
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    }
+    response
+}
+
+/// Whether a response carries only request errors: the document did not parse or validate,
+/// or named an operation it does not hold. Such errors have no path and no data exists.
+fn is_request_error(response: &Response) -> bool {
+    response.data == async_graphql::Value::Null
+        && !response.errors.is_empty()
+        && response.errors.iter().all(|error| error.path.is_empty())
+}
+
+/// Adds the request id to every error, so a client can quote it.
+fn tag_errors(response: &mut Response, request_id: &str) {
+    for error in &mut response.errors {
+        error
+            .extensions
+            .get_or_insert_with(Default::default)
+            .set("requestId", request_id);
+    }
+}
+
+fn graphql_response(
+    response_type: ResponseType,
+    mut response: BatchResponse,
+    request_id: &str,
+) -> HttpResponse {
+    let status = match &mut response {
+        BatchResponse::Single(single) => {
+            tag_errors(single, request_id);
+            if response_type == ResponseType::GraphqlResponseJson && is_request_error(single) {
+                StatusCode::BAD_REQUEST
+            } else {
+                StatusCode::OK
+            }
+        }
+        BatchResponse::Batch(responses) => {
+            for single in responses.iter_mut() {
+                tag_errors(single, request_id);
+            }
+            StatusCode::OK
+        }
+    };
+    match serde_json::to_string(&response) {
+        Ok(body) => HttpResponse::build(status)
+            .content_type(response_type.content_type())
+            .insert_header(("x-request-id", request_id))
+            .body(body),
+        Err(error) => {
+            let error = crate::graphql::error::internal(&error);
+            api_error_response(response_type, &error, request_id)
+        }
+    }
+}
+
+/// Whether the content type names JSON; parameters such as `charset=utf-8` are allowed.
+fn is_json_content(content_type: Option<&str>) -> bool {
+    content_type
+        .and_then(|value| value.split(';').next())
+        .map(str::trim)
+        .is_some_and(|essence| essence.eq_ignore_ascii_case("application/json"))
+}
+
+/// Reads the body up to the limit; `None` when it is larger.
+async fn read_body(
+    mut payload: web::Payload,
+    limit: usize,
+) -> Result<Option<web::BytesMut>, actix_web::error::PayloadError> {
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk?;
+        if body.len() + chunk.len() > limit {
+            return Ok(None);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(Some(body))
+}
+
+/// `POST /graphql`.
+pub async fn post(
+    request: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let request_id = request_id(&request);
+    let Some(response_type) = negotiation::choose(header_text(&request, "accept")) else {
+        return error_response(
+            ResponseType::Json,
+            StatusCode::NOT_ACCEPTABLE,
+            ErrorKind::BadUserInput,
+            "the Accept header allows neither application/graphql-response+json nor application/json",
+            &request_id,
+        );
+    };
+    if !is_json_content(header_text(&request, "content-type")) {
+        return error_response(
+            response_type,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ErrorKind::BadUserInput,
+            "send the request body as application/json",
+            &request_id,
+        );
+    }
+    let limit = state.limits.max_body_bytes;
+    let too_large = || {
+        error_response(
+            response_type,
+            StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorKind::BadUserInput,
+            &format!(
+                "the request body exceeds the limit of {limit} bytes (HEADWAY_MAX_BODY_BYTES)"
+            ),
+            &request_id,
+        )
+    };
+    let declared_length =
+        header_text(&request, "content-length").and_then(|length| length.parse::<usize>().ok());
+    if declared_length.is_some_and(|length| length > limit) {
+        return too_large();
+    }
+    let body = match read_body(payload, limit).await {
+        Ok(Some(body)) => body,
+        Ok(None) => return too_large(),
+        Err(_) => {
+            return error_response(
+                response_type,
+                StatusCode::BAD_REQUEST,
+                ErrorKind::BadUserInput,
+                "the request body could not be read",
+                &request_id,
+            );
+        }
+    };
+    let batch: BatchRequest = match serde_json::from_slice(&body) {
+        Ok(batch) => batch,
+        Err(error) => {
+            return error_response(
+                response_type,
+                StatusCode::BAD_REQUEST,
+                ErrorKind::BadUserInput,
+                &format!("the body is not a GraphQL request in JSON: {error}"),
+                &request_id,
+            );
+        }
+    };
+    execute(&request, state, response_type, batch, request_id).await
+}
+
+/// `GET /graphql`: GraphiQL for browsers, and queries in the URL for everyone else.
+pub async fn get(request: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let request_id = request_id(&request);
+    let accept = header_text(&request, "accept");
+    let has_query =
+        web::Query::<std::collections::HashMap<String, String>>::from_query(request.query_string())
+            .is_ok_and(|query| query.contains_key("query"));
+    if !has_query && negotiation::wants_html(accept) {
+        return super::graphiql::page("/graphql");
+    }
+    let Some(response_type) = negotiation::choose(accept) else {
+        return error_response(
+            ResponseType::Json,
+            StatusCode::NOT_ACCEPTABLE,
+            ErrorKind::BadUserInput,
+            "the Accept header allows neither application/graphql-response+json nor application/json",
+            &request_id,
+        );
+    };
+    let single = match async_graphql::http::parse_query_string(request.query_string()) {
+        Ok(single) => single,
+        Err(error) => {
+            return error_response(
+                response_type,
+                StatusCode::BAD_REQUEST,
+                ErrorKind::BadUserInput,
+                &format!("the query string is not a GraphQL request: {error}"),
+                &request_id,
+            );
+        }
+    };
+    if !is_query_operation(&single) {
+        let mut response = error_response(
+            response_type,
+            StatusCode::METHOD_NOT_ALLOWED,
+            ErrorKind::BadUserInput,
+            "only queries may be sent with GET; send mutations and subscriptions with POST",
+            &request_id,
+        );
+        response
+            .headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("POST"));
+        return response;
+    }
+    execute(
+        &request,
+        state,
+        response_type,
+        BatchRequest::Single(single),
+        request_id,
+    )
+    .await
+}
+
+/// Whether the operation a request selects is a query. A document that does not parse
+/// counts as a query here, so that execution reports the parse error.
+fn is_query_operation(request: &Request) -> bool {
+    let Ok(document) = async_graphql::parser::parse_query(&request.query) else {
+        return true;
+    };
+    let operation_type = match (&request.operation_name, document.operations) {
+        (_, async_graphql::parser::types::DocumentOperations::Single(operation)) => {
+            operation.node.ty
+        }
+        (Some(name), async_graphql::parser::types::DocumentOperations::Multiple(operations)) => {
+            match operations.get(name.as_str()) {
+                Some(operation) => operation.node.ty,
+                None => return true,
+            }
+        }
+        (None, async_graphql::parser::types::DocumentOperations::Multiple(_)) => return true,
+    };
+    operation_type == OperationType::Query
+}
+
+async fn execute(
+    request: &HttpRequest,
+    state: web::Data<AppState>,
+    response_type: ResponseType,
+    batch: BatchRequest,
+    request_id: String,
+) -> HttpResponse {
+    let operations = match &batch {
+        BatchRequest::Single(_) => 1,
+        BatchRequest::Batch(requests) => requests.len(),
+    };
+    let limit = state.limits.max_batch_operations;
+    if operations > limit || operations == 0 {
+        return error_response(
+            response_type,
+            StatusCode::BAD_REQUEST,
+            ErrorKind::BadUserInput,
+            &format!(
+                "the batch holds {operations} operations; send 1 to {limit} per request (HEADWAY_MAX_BATCH_OPERATIONS)"
+            ),
+            &request_id,
+        );
+    }
+
+    let now = state.store.now();
+    let principal = match auth::authenticate(
+        &state.authenticator,
+        &state.store,
+        header_text(request, "authorization"),
+        header_text(request, ORGANIZATION_HEADER),
+        now,
+    )
+    .await
+    {
+        Ok(principal) => principal,
+        Err(error) => return api_error_response(response_type, &error, &request_id),
+    };
+
+    let organization = principal
+        .organization_id()
+        .map(|id| id.to_string())
+        .unwrap_or_default();
+    let span = tracing::info_span!(
+        "graphql",
+        request_id = %request_id,
+        organization_id = %organization,
+        principal = principal.kind(),
+        operations,
+    );
+    let timeout = state.limits.request_timeout;
+    let work = run_batch(&state, batch, principal, &request_id, now).instrument(span);
+    match tokio::time::timeout(timeout, work).await {
+        Ok(response) => graphql_response(response_type, response, &request_id),
+        Err(_) => error_response(
+            response_type,
+            StatusCode::SERVICE_UNAVAILABLE,
+            ErrorKind::Timeout,
+            &format!(
+                "the request took longer than {} ms and was stopped (HEADWAY_REQUEST_TIMEOUT_MS)",
+                timeout.as_millis()
+            ),
+            &request_id,
+        ),
+    }
+}
+
+fn prepare(
+    state: &AppState,
+    request: Request,
+    principal: Principal,
+    request_id: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Request {
+    let loaders = DataLoader::new(
+        Loaders::new(state.store.clone(), principal.organization_id()),
+        tokio::spawn,
+    );
+    request
+        .data(RequestState::new(principal, request_id.to_owned(), now))
+        .data(loaders)
+}
+
+async fn run_batch(
+    state: &AppState,
+    batch: BatchRequest,
+    principal: Principal,
+    request_id: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> BatchResponse {
+    match batch {
+        BatchRequest::Single(single) => {
+            let single = prepare(state, single, principal, request_id, now);
+            BatchResponse::Single(state.schema.execute(single).await)
+        }
+        BatchRequest::Batch(requests) => {
+            let mut responses = Vec::with_capacity(requests.len());
+            for single in requests {
+                let single = prepare(state, single, principal.clone(), request_id, now);
+                responses.push(state.schema.execute(single).await);
+            }
+            BatchResponse::Batch(responses)
+        }
+    }
+}

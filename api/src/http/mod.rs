@@ -1,0 +1,71 @@
+//! The HTTP endpoints: `/graphql` (POST, GET and GraphiQL), `/healthz` and `/readyz`.
+
+pub mod graphiql;
+pub mod graphql;
+pub mod negotiation;
+
+use crate::auth::Authenticator;
+use crate::graphql::AppSchema;
+use actix_web::{HttpResponse, web};
+use headway_persistence::Store;
+use serde_json::json;
+use std::time::Duration;
+
+/// Limits the HTTP layer enforces before a request reaches the schema.
+#[derive(Clone, Copy, Debug)]
+pub struct HttpLimits {
+    pub max_body_bytes: usize,
+    pub request_timeout: Duration,
+    pub max_batch_operations: usize,
+}
+
+/// What every handler shares.
+pub struct AppState {
+    pub schema: AppSchema,
+    pub store: Store,
+    pub authenticator: Authenticator,
+    pub limits: HttpLimits,
+}
+
+/// Registers the routes.
+pub fn routes(config: &mut web::ServiceConfig) {
+    config
+        .service(
+            web::resource("/graphql")
+                .route(web::post().to(graphql::post))
+                .route(web::get().to(graphql::get))
+                .default_service(web::to(method_not_allowed)),
+        )
+        .route("/healthz", web::get().to(healthz))
+        .route("/readyz", web::get().to(readyz));
+}
+
+async fn method_not_allowed() -> HttpResponse {
+    HttpResponse::MethodNotAllowed()
+        .insert_header(("allow", "GET, POST"))
+        .json(json!({ "errors": [{ "message": "use GET or POST on /graphql" }] }))
+}
+
+/// The process is alive.
+async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(json!({ "status": "ok" }))
+}
+
+/// The process can serve: the database answers and its migrations are current.
+async fn readyz(state: web::Data<AppState>) -> HttpResponse {
+    let database = state.store.ping().await.is_ok();
+    let migrations = database
+        && headway_persistence::connect::migrations_current(state.store.connection())
+            .await
+            .unwrap_or(false);
+    let body = json!({
+        "status": if database && migrations { "ready" } else { "unready" },
+        "database": database,
+        "migrations": migrations,
+    });
+    if database && migrations {
+        HttpResponse::Ok().json(body)
+    } else {
+        HttpResponse::ServiceUnavailable().json(body)
+    }
+}

@@ -1,0 +1,195 @@
+//! Building and running the server. Tests call the same functions as `headway serve`.
+
+use crate::auth::Authenticator;
+use crate::config::{AuthArgs, DatabaseArgs, Mode, ServeArgs};
+use crate::graphql::{self, SchemaLimits};
+use crate::http::{self, AppState, HttpLimits};
+use actix_web::{App, HttpServer, web};
+use anyhow::{Context as _, bail};
+use headway_domain::clock::Clock;
+use headway_persistence::{DatabaseKind, Store};
+use rand::RngCore;
+use std::net::{SocketAddr, TcpListener};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The shortest HS256 secret accepted, in bytes (RFC 7518 asks for the hash size).
+pub const MIN_SECRET_BYTES: usize = 32;
+
+/// Opens the database and applies pending migrations.
+pub async fn open_store(database: &DatabaseArgs, clock: Arc<dyn Clock>) -> anyhow::Result<Store> {
+    if DatabaseKind::of_url(&database.database_url).is_none() {
+        bail!("HEADWAY_DATABASE_URL must start with postgres://, postgresql:// or sqlite:");
+    }
+    let db =
+        headway_persistence::connect(&database.database_url, database.database_max_connections)
+            .await
+            .context("failed to connect to the database")?;
+    headway_persistence::migrate(&db)
+        .await
+        .context("failed to apply database migrations")?;
+    Ok(Store::new(db, clock))
+}
+
+/// The HS256 secret: the configured one, or in development mode a generated one kept in the
+/// dev key file.
+pub fn signing_secret(auth: &AuthArgs) -> anyhow::Result<Vec<u8>> {
+    if let Some(secret) = &auth.jwt_secret {
+        if secret.len() < MIN_SECRET_BYTES {
+            bail!(
+                "HEADWAY_JWT_SECRET is {} bytes long; it must have at least {MIN_SECRET_BYTES}",
+                secret.len()
+            );
+        }
+        return Ok(secret.as_bytes().to_vec());
+    }
+    if auth.mode == Mode::Production {
+        bail!(
+            "production mode needs a signing key: set HEADWAY_JWT_SECRET (at least {MIN_SECRET_BYTES} bytes)"
+        );
+    }
+    let path = &auth.dev_key_file;
+    if path.exists() {
+        let secret = std::fs::read_to_string(path).with_context(|| {
+            format!("failed to read the development key file {}", path.display())
+        })?;
+        let secret = secret.trim();
+        if secret.len() < MIN_SECRET_BYTES {
+            bail!(
+                "the development key file {} holds a key shorter than {MIN_SECRET_BYTES} bytes",
+                path.display()
+            );
+        }
+        return Ok(secret.as_bytes().to_vec());
+    }
+    let mut bytes = [0_u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    let secret = hex::encode(bytes);
+    write_private_file(path, &secret).with_context(|| {
+        format!(
+            "failed to write the development key file {}",
+            path.display()
+        )
+    })?;
+    tracing::info!(path = %path.display(), "generated a development signing key");
+    Ok(secret.into_bytes())
+}
+
+#[cfg(unix)]
+fn write_private_file(path: &std::path::Path, contents: &str) -> std::io::Result<()> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    file.write_all(contents.as_bytes())
+}
+
+#[cfg(not(unix))]
+fn write_private_file(path: &std::path::Path, contents: &str) -> std::io::Result<()> {
+    std::fs::write(path, contents)
+}
+
+pub fn authenticator(auth: &AuthArgs) -> anyhow::Result<Authenticator> {
+    let secret = signing_secret(auth)?;
+    Authenticator::hs256(
+        &secret,
+        &auth.jwt_issuer,
+        &auth.jwt_audience,
+        chrono::Duration::seconds(i64::from(auth.jwt_leeway_seconds)),
+    )
+}
+
+/// A built server, bound to its port, not yet running.
+pub struct Application {
+    address: SocketAddr,
+    server: actix_web::dev::Server,
+}
+
+impl Application {
+    /// Builds the server on an open store. Binding port 0 picks a free port; [`Self::address`]
+    /// tells which.
+    pub fn build(
+        serve: &ServeArgs,
+        store: Store,
+        authenticator: Authenticator,
+    ) -> anyhow::Result<Self> {
+        let limits = SchemaLimits {
+            depth: serve.max_query_depth,
+            complexity: serve.max_query_complexity,
+            introspection: serve.introspection,
+        };
+        let state = web::Data::new(AppState {
+            schema: graphql::build_schema(store.clone(), limits),
+            store,
+            authenticator,
+            limits: HttpLimits {
+                max_body_bytes: serve.max_body_bytes,
+                request_timeout: Duration::from_millis(serve.request_timeout_ms),
+                max_batch_operations: serve.max_batch_operations,
+            },
+        });
+        let listener = TcpListener::bind(serve.listen)
+            .with_context(|| format!("failed to listen on {}", serve.listen))?;
+        let address = listener.local_addr()?;
+        let mut server =
+            HttpServer::new(move || App::new().app_data(state.clone()).configure(http::routes))
+                .disable_signals()
+                .shutdown_timeout(30);
+        if serve.workers > 0 {
+            server = server.workers(serve.workers);
+        }
+        let server = server.listen(listener)?.run();
+        Ok(Self { address, server })
+    }
+
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// A handle that stops the server.
+    pub fn handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
+    }
+
+    /// Runs until the server is stopped through its handle.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+
+    /// Runs until SIGINT or SIGTERM, then stops accepting connections and lets in-flight
+    /// requests finish.
+    pub async fn run_until_signal(self) -> std::io::Result<()> {
+        let handle = self.server.handle();
+        let server = tokio::spawn(self.server);
+        shutdown_signal().await;
+        tracing::info!("shutdown signal received; finishing in-flight requests");
+        handle.stop(true).await;
+        server.await.map_err(std::io::Error::other)?
+    }
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut terminate) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = terminate.recv() => {}
+                }
+            }
+            Err(error) => {
+                tracing::error!(%error, "failed to listen for SIGTERM; stopping on SIGINT only");
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
