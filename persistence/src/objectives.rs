@@ -20,6 +20,7 @@ use headway_domain::{ErrorCode, ValidationError};
 use sea_orm::ActiveValue::Set;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, IntoActiveModel, PaginatorTrait, QueryFilter,
+    QueryOrder,
 };
 use uuid::Uuid;
 
@@ -469,6 +470,7 @@ impl Store {
         let rows = objective::Entity::find_in(organization_id)
             .filter(objective::Column::ParentId.is_in(parent_ids.iter().map(|id| id.as_uuid())))
             .filter(objective::Column::State.ne(ObjectiveState::Archived.as_str()))
+            .order_by_asc(objective::Column::Id)
             .all(&self.db)
             .await?;
         convert::all(rows, convert::objective)

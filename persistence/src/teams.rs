@@ -15,6 +15,7 @@ use headway_domain::{ErrorCode, ValidationError};
 use sea_orm::ActiveValue::Set;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
+    QueryOrder,
 };
 use uuid::Uuid;
 
@@ -351,6 +352,7 @@ impl Store {
         let rows = team::Entity::find_in(organization_id)
             .filter(team::Column::ParentId.is_in(parent_ids.iter().map(|id| id.as_uuid())))
             .filter(team::Column::ArchivedAt.is_null())
+            .order_by_asc(team::Column::Id)
             .all(&self.db)
             .await?;
         convert::all(rows, convert::team)
@@ -365,6 +367,7 @@ impl Store {
         let rows = team_member::Entity::find()
             .filter(team_member::Column::OrganizationId.eq(organization_id.as_uuid()))
             .filter(team_member::Column::TeamId.is_in(team_ids.iter().map(|id| id.as_uuid())))
+            .order_by_asc(team_member::Column::CreatedAt)
             .all(&self.db)
             .await?;
         Ok(rows

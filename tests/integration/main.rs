@@ -1,1 +1,10 @@
+//! Black-box tests of the headway server over HTTP, on SQLite or, with
+//! `HEADWAY_TEST_DATABASE_URL` set, on PostgreSQL.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod bad_input;
+mod fixtures;
+mod http;
+mod planning;
+mod schema;

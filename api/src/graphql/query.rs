@@ -42,9 +42,10 @@ fn parse_node_id(argument: &str, id: &ID) -> Result<GlobalId, ApiError> {
     })
 }
 
+/// Every query.
 pub struct QueryRoot;
 
-#[Object]
+#[Object(name = "Query")]
 impl QueryRoot {
     /// Fetches any record by its global id. An id that does not exist, or belongs to another
     /// organization, gives null.

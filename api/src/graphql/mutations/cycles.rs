@@ -46,12 +46,14 @@ impl CreateCycleInput {
     fn parse(&self) -> Parsed<NewCycle> {
         parse_all! {
             name = input::name("name", &self.name);
+            start_date = self.start_date.get("startDate");
+            end_date = self.end_date.get("endDate");
             parent_id = input::optional_id("parentId", self.parent_id.as_ref());
         }
         Ok(NewCycle {
             name,
-            start_date: self.start_date.0,
-            end_date: self.end_date.0,
+            start_date,
+            end_date,
             parent_id,
             state: self.state.into(),
         })
@@ -63,6 +65,8 @@ impl UpdateCycleInput {
         parse_all! {
             id = input::id::<CycleId>("id", &self.id);
             name = input::optional(self.name.as_deref(), |raw| input::name("name", raw));
+            start_date = input::optional(self.start_date.as_ref(), |date| date.get("startDate"));
+            end_date = input::optional(self.end_date.as_ref(), |date| date.get("endDate"));
             parent_id = input::maybe_id("parentId", self.parent_id);
         }
         Ok((
@@ -70,8 +74,8 @@ impl UpdateCycleInput {
             CycleChanges {
                 expected_version: self.expected_version,
                 name,
-                start_date: self.start_date.map(|date| date.0),
-                end_date: self.end_date.map(|date| date.0),
+                start_date,
+                end_date,
                 parent_id,
             },
         ))

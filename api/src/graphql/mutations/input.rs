@@ -107,13 +107,13 @@ pub fn idempotency_key(raw: Option<&str>) -> Result<Option<IdempotencyKey>, Vali
         .transpose()
 }
 
-pub fn metric(field: &str, value: Decimal) -> Result<MetricValue, ValidationError> {
-    MetricValue::new(value.0).map_err(|error| error.in_field(field))
+pub fn metric(field: &str, value: &Decimal) -> Result<MetricValue, ValidationError> {
+    MetricValue::new(value.get(field)?).map_err(|error| error.in_field(field))
 }
 
 pub fn optional_metric(
     field: &str,
-    value: Option<Decimal>,
+    value: Option<&Decimal>,
 ) -> Result<Option<MetricValue>, ValidationError> {
     value.map(|value| metric(field, value)).transpose()
 }
@@ -122,11 +122,11 @@ pub fn maybe_metric(
     field: &str,
     value: MaybeUndefined<Decimal>,
 ) -> Result<Option<Option<MetricValue>>, ValidationError> {
-    maybe(value, |value| metric(field, value))
+    maybe(value, |value| metric(field, &value))
 }
 
-pub fn weight(field: &str, value: Decimal) -> Result<Weight, ValidationError> {
-    Weight::new(value.0).map_err(|error| error.in_field(field))
+pub fn weight(field: &str, value: &Decimal) -> Result<Weight, ValidationError> {
+    Weight::new(value.get(field)?).map_err(|error| error.in_field(field))
 }
 
 pub fn currency(field: &str, raw: &str) -> Result<CurrencyCode, ValidationError> {

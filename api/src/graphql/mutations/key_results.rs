@@ -3,9 +3,9 @@ use crate::graphql::context::{ContextExt, Permission};
 use crate::graphql::error::{UserError, user_result};
 use crate::graphql::objects::enums::{KeyResultType, Unit};
 use crate::graphql::objects::key_result::{CheckIn, KeyResult};
+use crate::graphql::scalars::DateTime;
 use crate::graphql::scalars::Decimal;
 use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, SimpleObject};
-use chrono::{DateTime, Utc};
 use headway_domain::ids::KeyResultId;
 use headway_domain::model::{Measure, Unit as DomainUnit};
 use headway_domain::values::{Confidence, Grade, Weight};
@@ -80,7 +80,7 @@ pub struct CreateCheckInInput {
     pub comment: Option<String>,
     /// When the value was true; now when left out. A past time is a backfill, which sets the
     /// current value only when no check-in with a later observed-at time exists.
-    pub observed_at: Option<DateTime<Utc>>,
+    pub observed_at: Option<DateTime>,
     /// Makes a retry safe: the same key with the same input returns the first result and
     /// writes nothing; the same key with another input is rejected.
     pub idempotency_key: Option<String>,
@@ -148,10 +148,10 @@ impl CreateKeyResultInput {
             title = input::title("title", &self.title);
             description = input::description("description", self.description.as_deref());
             owner_id = input::optional_id("ownerId", self.owner_id.as_ref());
-            start_value = input::optional_metric("startValue", self.start_value);
-            target_value = input::optional_metric("targetValue", self.target_value);
+            start_value = input::optional_metric("startValue", self.start_value.as_ref());
+            target_value = input::optional_metric("targetValue", self.target_value.as_ref());
             currency = input::optional(self.currency_code.as_deref(), |raw| input::currency("currencyCode", raw));
-            weight = input::optional(self.weight, |weight| input::weight("weight", weight));
+            weight = input::optional(self.weight.as_ref(), |weight| input::weight("weight", weight));
             kpi_id = input::optional_id("kpiId", self.kpi_id.as_ref());
             external_key = input::optional(self.external_key.as_deref(), |raw| input::external_key("externalKey", raw));
         }
@@ -180,12 +180,12 @@ impl UpdateKeyResultInput {
             title = input::optional(self.title.as_deref(), |raw| input::title("title", raw));
             description = input::maybe_description("description", self.description);
             owner_id = input::maybe_id("ownerId", self.owner_id);
-            start_value = input::optional_metric("startValue", self.start_value);
-            target_value = input::optional_metric("targetValue", self.target_value);
+            start_value = input::optional_metric("startValue", self.start_value.as_ref());
+            target_value = input::optional_metric("targetValue", self.target_value.as_ref());
             currency_code = input::maybe(self.currency_code, |raw| input::currency("currencyCode", &raw));
-            weight = input::optional(self.weight, |weight| input::weight("weight", weight));
+            weight = input::optional(self.weight.as_ref(), |weight| input::weight("weight", weight));
             kpi_id = input::maybe_id("kpiId", self.kpi_id);
-            manual_grade = input::maybe(self.manual_grade, |grade| Grade::new(grade.0).map_err(|error| error.in_field("manualGrade")));
+            manual_grade = input::maybe(self.manual_grade, |grade| Grade::new(grade.get("manualGrade")?).map_err(|error| error.in_field("manualGrade")));
             grade_note = input::maybe_description("gradeNote", self.grade_note);
             external_key = input::maybe(self.external_key, |raw| input::external_key("externalKey", &raw));
         }
@@ -215,12 +215,13 @@ impl CreateCheckInInput {
     fn parse(&self) -> Parsed<NewCheckIn> {
         parse_all! {
             key_result_id = input::id("keyResultId", &self.key_result_id);
-            value = input::optional_metric("value", self.value);
+            value = input::optional_metric("value", self.value.as_ref());
             confidence = input::optional(self.confidence, |level| {
                 Confidence::new(i64::from(level)).map_err(|error| error.in_field("confidence"))
             });
             comment = input::description("comment", self.comment.as_deref());
             idempotency_key = input::idempotency_key(self.idempotency_key.as_deref());
+            observed_at = input::optional(self.observed_at.as_ref(), |instant| instant.get("observedAt"));
         }
         Ok(NewCheckIn {
             key_result_id,
@@ -228,7 +229,7 @@ impl CreateCheckInInput {
             done: self.done,
             confidence,
             comment,
-            observed_at: self.observed_at,
+            observed_at,
             idempotency_key,
         })
     }

@@ -3,9 +3,9 @@ use crate::graphql::context::{ContextExt, Permission};
 use crate::graphql::error::{UserError, user_result};
 use crate::graphql::objects::enums::{KpiDirection, KpiFrequency, Unit};
 use crate::graphql::objects::kpi::{Kpi, KpiMeasurement};
+use crate::graphql::scalars::DateTime;
 use crate::graphql::scalars::Decimal;
 use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, SimpleObject};
-use chrono::{DateTime, Utc};
 use headway_domain::ids::KpiId;
 use headway_domain::kpi::{KpiThresholds, ThresholdFields};
 use headway_domain::model::Unit as DomainUnit;
@@ -75,7 +75,7 @@ pub struct KpiMeasurementInput {
     pub kpi_id: ID,
     pub value: Decimal,
     /// When the value was true. A value for a time that already has one replaces it.
-    pub observed_at: DateTime<Utc>,
+    pub observed_at: DateTime,
 }
 
 /// A batch of KPI values.
@@ -134,11 +134,11 @@ impl CreateKpiInput {
             name = input::name("name", &self.name);
             description = input::description("description", self.description.as_deref());
             currency = input::optional(self.currency_code.as_deref(), |raw| input::currency("currencyCode", raw));
-            target = input::optional_metric("targetValue", self.target_value);
-            warning = input::optional_metric("warningValue", self.warning_value);
-            range_low = input::optional_metric("rangeLow", self.range_low);
-            range_high = input::optional_metric("rangeHigh", self.range_high);
-            warning_margin = input::optional_metric("warningMargin", self.warning_margin);
+            target = input::optional_metric("targetValue", self.target_value.as_ref());
+            warning = input::optional_metric("warningValue", self.warning_value.as_ref());
+            range_low = input::optional_metric("rangeLow", self.range_low.as_ref());
+            range_high = input::optional_metric("rangeHigh", self.range_high.as_ref());
+            warning_margin = input::optional_metric("warningMargin", self.warning_margin.as_ref());
             owner_id = input::optional_id("ownerId", self.owner_id.as_ref());
             team_id = input::optional_id("teamId", self.team_id.as_ref());
             external_key = input::optional(self.external_key.as_deref(), |raw| input::external_key("externalKey", raw));
@@ -213,11 +213,12 @@ fn parse_measurement(
 ) -> Result<NewMeasurement, ValidationError> {
     let prefix = format!("measurements.{index}");
     let kpi_id = input::id::<KpiId>(&format!("{prefix}.kpiId"), &item.kpi_id)?;
-    let value = input::metric(&format!("{prefix}.value"), item.value)?;
+    let value = input::metric(&format!("{prefix}.value"), &item.value)?;
+    let observed_at = item.observed_at.get(&format!("{prefix}.observedAt"))?;
     Ok(NewMeasurement {
         kpi_id,
         value,
-        observed_at: item.observed_at,
+        observed_at,
     })
 }
 

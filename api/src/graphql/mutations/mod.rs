@@ -13,6 +13,7 @@ use async_graphql::MergedObject;
 
 /// Every mutation.
 #[derive(MergedObject, Default)]
+#[graphql(name = "Mutation")]
 pub struct MutationRoot(
     organization::OrganizationMutations,
     teams::TeamMutations,

@@ -92,7 +92,7 @@ impl CreateObjectiveInput {
             team_id = input::optional_id("teamId", self.team_id.as_ref());
             owner_id = input::optional_id("ownerId", self.owner_id.as_ref());
             parent_id = input::optional_id("parentId", self.parent_id.as_ref());
-            weight = input::optional(self.weight, |weight| input::weight("weight", weight));
+            weight = input::optional(self.weight.as_ref(), |weight| input::weight("weight", weight));
         }
         Ok(NewObjective {
             cycle_id,
@@ -118,7 +118,7 @@ impl UpdateObjectiveInput {
             team_id = input::maybe_id("teamId", self.team_id);
             owner_id = input::maybe_id("ownerId", self.owner_id);
             parent_id = input::maybe_id("parentId", self.parent_id);
-            weight = input::optional(self.weight, |weight| input::weight("weight", weight));
+            weight = input::optional(self.weight.as_ref(), |weight| input::weight("weight", weight));
         }
         Ok((
             id,

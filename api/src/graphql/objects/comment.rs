@@ -6,8 +6,8 @@ use crate::graphql::connection::{TotalCount, connection, id_cursor, page_request
 use crate::graphql::context::ContextExt;
 use crate::graphql::error::store_failure;
 use crate::graphql::ids::Typed;
+use crate::graphql::scalars::DateTime;
 use async_graphql::{Context, ID, Object, Union};
-use chrono::{DateTime, Utc};
 use headway_domain::model::{self, CommentSubject as DomainSubject};
 
 /// Feedback on an objective, key result or check-in.
@@ -60,16 +60,16 @@ impl Comment {
         self.0.version
     }
 
-    async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
+    async fn created_at(&self) -> DateTime {
+        self.0.created_at.into()
     }
 
-    async fn updated_at(&self) -> DateTime<Utc> {
-        self.0.updated_at
+    async fn updated_at(&self) -> DateTime {
+        self.0.updated_at.into()
     }
 
-    async fn archived_at(&self) -> Option<DateTime<Utc>> {
-        self.0.archived_at
+    async fn archived_at(&self) -> Option<DateTime> {
+        self.0.archived_at.map(Into::into)
     }
 }
 

@@ -5,8 +5,8 @@ use crate::graphql::context::ContextExt;
 use crate::graphql::ids::{Typed, decode_argument};
 use crate::graphql::loaders::ChildCyclesOf;
 use crate::graphql::scalars::Date;
+use crate::graphql::scalars::DateTime;
 use async_graphql::{Context, ID, Object};
-use chrono::{DateTime, Utc};
 use headway_domain::model;
 use headway_domain::progress::{self, CycleWindow};
 use headway_persistence::ObjectiveFilter;
@@ -40,22 +40,22 @@ impl Cycle {
 
     /// The first day of the cycle.
     async fn start_date(&self) -> Date {
-        Date(self.0.start_date)
+        Date::from(self.0.start_date)
     }
 
     /// The last day of the cycle, inclusive.
     async fn end_date(&self) -> Date {
-        Date(self.0.end_date)
+        Date::from(self.0.end_date)
     }
 
     /// The instant the cycle starts: 00:00 of its start date in the organization's time zone.
-    async fn starts_at(&self, ctx: &Context<'_>) -> async_graphql::Result<DateTime<Utc>> {
-        Ok(self.window(ctx).await?.start)
+    async fn starts_at(&self, ctx: &Context<'_>) -> async_graphql::Result<DateTime> {
+        Ok(self.window(ctx).await?.start.into())
     }
 
     /// The instant the cycle ends: 24:00 of its end date in the organization's time zone.
-    async fn ends_at(&self, ctx: &Context<'_>) -> async_graphql::Result<DateTime<Utc>> {
-        Ok(self.window(ctx).await?.end)
+    async fn ends_at(&self, ctx: &Context<'_>) -> async_graphql::Result<DateTime> {
+        Ok(self.window(ctx).await?.end.into())
     }
 
     /// The share of the cycle's time elapsed now, from 0 to 1: the progress the pace asks for.
@@ -116,16 +116,16 @@ impl Cycle {
         self.0.version
     }
 
-    async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
+    async fn created_at(&self) -> DateTime {
+        self.0.created_at.into()
     }
 
-    async fn updated_at(&self) -> DateTime<Utc> {
-        self.0.updated_at
+    async fn updated_at(&self) -> DateTime {
+        self.0.updated_at.into()
     }
 
-    async fn archived_at(&self) -> Option<DateTime<Utc>> {
-        self.0.archived_at
+    async fn archived_at(&self) -> Option<DateTime> {
+        self.0.archived_at.map(Into::into)
     }
 }
 

@@ -8,9 +8,9 @@ use crate::graphql::connection::{TotalCount, connection, encode_cursor, page_req
 use crate::graphql::context::ContextExt;
 use crate::graphql::error::store_failure;
 use crate::graphql::ids::Typed;
+use crate::graphql::scalars::DateTime;
 use crate::graphql::scalars::Decimal;
 use async_graphql::{Context, ID, Object, SimpleObject};
-use chrono::{DateTime, Utc};
 use headway_domain::model::{self, CommentSubject, KeyResultType as DomainType};
 use headway_domain::progress::{self, CycleWindow};
 use headway_persistence::SortCursor;
@@ -85,7 +85,7 @@ impl KeyResult {
         self.0
             .measure
             .visible_start()
-            .map(|value| Decimal(value.get()))
+            .map(|value| Decimal::from(value.get()))
     }
 
     /// The value to reach; null for BOOLEAN.
@@ -93,13 +93,13 @@ impl KeyResult {
         self.0
             .measure
             .visible_target()
-            .map(|value| Decimal(value.get()))
+            .map(|value| Decimal::from(value.get()))
     }
 
     /// The value of the check-in with the latest observed-at time; the start value until the
     /// first check-in. For BOOLEAN key results 1 means done and 0 not done.
     async fn current_value(&self) -> Decimal {
-        Decimal(self.0.current_value.get())
+        Decimal::from(self.0.current_value.get())
     }
 
     /// Whether a BOOLEAN key result is done; null for other types.
@@ -110,7 +110,7 @@ impl KeyResult {
 
     /// The weight of this key result in its objective's progress.
     async fn weight(&self) -> Decimal {
-        Decimal(self.0.weight.get())
+        Decimal::from(self.0.weight.get())
     }
 
     /// Progress from 0 to 1, the figure that rolls up.
@@ -241,7 +241,7 @@ impl KeyResult {
             self.0.current_value.get().normalize(),
         );
         let ratio = self.0.progress_ratio;
-        let shown = ratio.round_dp(4).normalize();
+        let shown = super::objective::shown(ratio);
         let formula = match measure.kind() {
             DomainType::IncreaseTo => {
                 format!("({current} - {start}) / ({target} - {start}) = {shown}")
@@ -255,9 +255,13 @@ impl KeyResult {
         };
         KeyResultProgressExplanation {
             kind: measure.kind().into(),
-            start_value: measure.visible_start().map(|value| Decimal(value.get())),
-            target_value: measure.visible_target().map(|value| Decimal(value.get())),
-            current_value: Decimal(self.0.current_value.get()),
+            start_value: measure
+                .visible_start()
+                .map(|value| Decimal::from(value.get())),
+            target_value: measure
+                .visible_target()
+                .map(|value| Decimal::from(value.get())),
+            current_value: Decimal::from(self.0.current_value.get()),
             progress_ratio: progress::to_f64(ratio),
             progress: progress::to_f64(self.0.progress()),
             formula,
@@ -295,18 +299,18 @@ impl KeyResult {
         self.0.version
     }
 
-    async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
+    async fn created_at(&self) -> DateTime {
+        self.0.created_at.into()
     }
 
-    async fn updated_at(&self) -> DateTime<Utc> {
-        self.0.updated_at
+    async fn updated_at(&self) -> DateTime {
+        self.0.updated_at.into()
     }
 
     /// When the key result was archived; archived key results take no check-ins and leave
     /// their objective's progress.
-    async fn archived_at(&self) -> Option<DateTime<Utc>> {
-        self.0.archived_at
+    async fn archived_at(&self) -> Option<DateTime> {
+        self.0.archived_at.map(Into::into)
     }
 }
 
@@ -350,7 +354,7 @@ impl CheckIn {
 
     /// The reported value; for BOOLEAN key results 1 means done and 0 not done.
     async fn value(&self) -> Decimal {
-        Decimal(self.0.value.get())
+        Decimal::from(self.0.value.get())
     }
 
     /// The owner's confidence from 0 to 10 that the key result will be reached.
@@ -376,13 +380,13 @@ impl CheckIn {
 
     /// When the value was true. It may lie in the past (a backfill); only the check-in with
     /// the latest observed-at time sets the current value.
-    async fn observed_at(&self) -> DateTime<Utc> {
-        self.0.observed_at
+    async fn observed_at(&self) -> DateTime {
+        self.0.observed_at.into()
     }
 
     /// When the check-in was recorded.
-    async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
+    async fn created_at(&self) -> DateTime {
+        self.0.created_at.into()
     }
 
     /// Comments on the check-in, oldest first.

@@ -8,9 +8,9 @@ use crate::graphql::context::ContextExt;
 use crate::graphql::error::{ApiError, store_failure};
 use crate::graphql::ids::Typed;
 use crate::graphql::loaders::KeyResultsFollowing;
+use crate::graphql::scalars::DateTime;
 use crate::graphql::scalars::Decimal;
 use async_graphql::{Context, ID, Object};
-use chrono::{DateTime, Utc};
 use headway_domain::ids::TeamId;
 use headway_domain::model;
 use headway_persistence::SortCursor;
@@ -54,7 +54,7 @@ impl Kpi {
             .thresholds
             .fields()
             .target
-            .map(|value| Decimal(value.get()))
+            .map(|value| Decimal::from(value.get()))
     }
 
     /// The threshold between WARNING and CRITICAL for HIGHER_IS_BETTER and LOWER_IS_BETTER.
@@ -63,7 +63,7 @@ impl Kpi {
             .thresholds
             .fields()
             .warning
-            .map(|value| Decimal(value.get()))
+            .map(|value| Decimal::from(value.get()))
     }
 
     /// The lower bound of the healthy range for WITHIN_RANGE.
@@ -72,7 +72,7 @@ impl Kpi {
             .thresholds
             .fields()
             .range_low
-            .map(|value| Decimal(value.get()))
+            .map(|value| Decimal::from(value.get()))
     }
 
     /// The upper bound of the healthy range for WITHIN_RANGE.
@@ -81,7 +81,7 @@ impl Kpi {
             .thresholds
             .fields()
             .range_high
-            .map(|value| Decimal(value.get()))
+            .map(|value| Decimal::from(value.get()))
     }
 
     /// How far outside the range a value is WARNING rather than CRITICAL, for WITHIN_RANGE.
@@ -90,7 +90,7 @@ impl Kpi {
             .thresholds
             .fields()
             .warning_margin
-            .map(|value| Decimal(value.get()))
+            .map(|value| Decimal::from(value.get()))
     }
 
     async fn frequency(&self) -> KpiFrequency {
@@ -118,12 +118,12 @@ impl Kpi {
 
     /// The value of the measurement with the latest observed-at time.
     async fn latest_value(&self) -> Option<Decimal> {
-        self.0.latest_value.map(|value| Decimal(value.get()))
+        self.0.latest_value.map(|value| Decimal::from(value.get()))
     }
 
     /// When the latest measurement was observed.
-    async fn latest_observed_at(&self) -> Option<DateTime<Utc>> {
-        self.0.latest_observed_at
+    async fn latest_observed_at(&self) -> Option<DateTime> {
+        self.0.latest_observed_at.map(Into::into)
     }
 
     /// Measurements observed from `from` (inclusive) to `to` (exclusive), oldest first.
@@ -132,13 +132,21 @@ impl Kpi {
     async fn measurements(
         &self,
         ctx: &Context<'_>,
-        from: Option<DateTime<Utc>>,
-        to: Option<DateTime<Utc>>,
+        from: Option<DateTime>,
+        to: Option<DateTime>,
         first: Option<i32>,
         after: Option<String>,
         last: Option<i32>,
         before: Option<String>,
     ) -> async_graphql::Result<KpiMeasurementConnection> {
+        let instant = |argument: &str, value: Option<DateTime>| {
+            value
+                .map(|value| value.get(argument))
+                .transpose()
+                .map_err(|error| ApiError::bad_input(format!("{argument}: {}", error.message)))
+        };
+        let from = instant("from", from)?;
+        let to = instant("to", to)?;
         if let (Some(from), Some(to)) = (from, to)
             && to < from
         {
@@ -195,17 +203,17 @@ impl Kpi {
         self.0.version
     }
 
-    async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
+    async fn created_at(&self) -> DateTime {
+        self.0.created_at.into()
     }
 
-    async fn updated_at(&self) -> DateTime<Utc> {
-        self.0.updated_at
+    async fn updated_at(&self) -> DateTime {
+        self.0.updated_at.into()
     }
 
     /// When the KPI was archived; archived KPIs take no measurements.
-    async fn archived_at(&self) -> Option<DateTime<Utc>> {
-        self.0.archived_at
+    async fn archived_at(&self) -> Option<DateTime> {
+        self.0.archived_at.map(Into::into)
     }
 }
 
@@ -227,12 +235,12 @@ impl KpiMeasurement {
     }
 
     async fn value(&self) -> Decimal {
-        Decimal(self.0.value.get())
+        Decimal::from(self.0.value.get())
     }
 
     /// When the value was true.
-    async fn observed_at(&self) -> DateTime<Utc> {
-        self.0.observed_at
+    async fn observed_at(&self) -> DateTime {
+        self.0.observed_at.into()
     }
 
     async fn source(&self) -> Source {
@@ -245,13 +253,13 @@ impl KpiMeasurement {
         Ok(kpi.thresholds.health(Some(self.0.value)).into())
     }
 
-    async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
+    async fn created_at(&self) -> DateTime {
+        self.0.created_at.into()
     }
 
     /// When the value last changed; a measurement sent again for the same time replaces it.
-    async fn updated_at(&self) -> DateTime<Utc> {
-        self.0.updated_at
+    async fn updated_at(&self) -> DateTime {
+        self.0.updated_at.into()
     }
 }
 

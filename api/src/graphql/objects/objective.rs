@@ -10,9 +10,9 @@ use crate::graphql::context::ContextExt;
 use crate::graphql::error::store_failure;
 use crate::graphql::ids::Typed;
 use crate::graphql::loaders::{ChildObjectivesOf, KeyResultsOf};
+use crate::graphql::scalars::DateTime;
 use crate::graphql::scalars::Decimal;
 use async_graphql::{Context, ID, Object, SimpleObject};
-use chrono::{DateTime, Utc};
 use headway_domain::model::{self, CommentSubject};
 use headway_domain::progress::{self, CycleWindow, RollupInput};
 use headway_persistence::ObjectiveFilter;
@@ -84,7 +84,7 @@ impl Objective {
 
     /// The weight of this objective in its parent's progress.
     async fn weight(&self) -> Decimal {
-        Decimal(self.0.weight.get())
+        Decimal::from(self.0.weight.get())
     }
 
     /// Weighted progress of the inputs, from 0 to 1.
@@ -227,7 +227,8 @@ impl Objective {
                     key_result: Some(KeyResult(key_result.clone())),
                     objective: None,
                     title: key_result.title.as_str().to_owned(),
-                    weight: Decimal(key_result.weight.get()),
+                    weight: Decimal::from(key_result.weight.get()),
+                    exact_weight: key_result.weight,
                     progress: progress::to_f64(key_result.progress()),
                     exact_progress: key_result.progress(),
                     counted,
@@ -250,7 +251,8 @@ impl Objective {
                     key_result: None,
                     objective: Some(Objective(child.clone())),
                     title: child.title.as_str().to_owned(),
-                    weight: Decimal(child.weight.get()),
+                    weight: Decimal::from(child.weight.get()),
+                    exact_weight: child.weight,
                     progress: progress::to_f64(progress::clamp_unit(child.progress)),
                     exact_progress: progress::clamp_unit(child.progress),
                     counted: note.is_none(),
@@ -262,7 +264,7 @@ impl Objective {
             .iter()
             .filter(|input| input.counted)
             .map(|input| RollupInput {
-                weight: headway_domain::values::Weight::new(input.weight.0).unwrap_or_default(),
+                weight: input.exact_weight,
                 progress: input.exact_progress,
             })
             .collect();
@@ -301,13 +303,20 @@ impl Objective {
         self.0.version
     }
 
-    async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
+    async fn created_at(&self) -> DateTime {
+        self.0.created_at.into()
     }
 
-    async fn updated_at(&self) -> DateTime<Utc> {
-        self.0.updated_at
+    async fn updated_at(&self) -> DateTime {
+        self.0.updated_at.into()
     }
+}
+
+/// Rounds a figure to four decimal places for display, halves away from zero.
+pub(crate) fn shown(value: RustDecimal) -> RustDecimal {
+    value
+        .round_dp_with_strategy(4, rust_decimal::RoundingStrategy::MidpointAwayFromZero)
+        .normalize()
 }
 
 /// Writes the weighted average as arithmetic, such as `(2 × 0.5 + 1 × 1) / 3 = 0.6667`.
@@ -330,7 +339,7 @@ fn weighted_formula(inputs: &[RollupInput], result: RustDecimal) -> String {
         "({}) / {} = {}",
         terms.join(" + "),
         weights.normalize(),
-        result.round_dp(4).normalize()
+        shown(result)
     )
 }
 
@@ -355,6 +364,8 @@ pub struct ProgressInput {
     pub objective: Option<Objective>,
     pub title: String,
     pub weight: Decimal,
+    #[graphql(skip)]
+    pub exact_weight: headway_domain::values::Weight,
     /// The input's progress, clamped to [0, 1].
     pub progress: f64,
     #[graphql(skip)]

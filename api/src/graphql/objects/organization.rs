@@ -6,8 +6,8 @@ use crate::graphql::context::{ContextExt, Principal};
 use crate::graphql::error::store_failure;
 use crate::graphql::ids::Typed;
 use crate::graphql::loaders::TeamsOf;
+use crate::graphql::scalars::DateTime;
 use async_graphql::{Context, ID, Object};
-use chrono::{DateTime, Utc};
 use headway_domain::model;
 
 /// A tenant: a company or group whose plans and numbers live apart from every other's.
@@ -84,12 +84,12 @@ impl Organization {
         self.0.version
     }
 
-    async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
+    async fn created_at(&self) -> DateTime {
+        self.0.created_at.into()
     }
 
-    async fn updated_at(&self) -> DateTime<Utc> {
-        self.0.updated_at
+    async fn updated_at(&self) -> DateTime {
+        self.0.updated_at.into()
     }
 }
 
@@ -130,8 +130,8 @@ impl User {
         Ok(teams)
     }
 
-    async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
+    async fn created_at(&self) -> DateTime {
+        self.0.created_at.into()
     }
 }
 
@@ -159,8 +159,8 @@ impl Membership {
         self.0.version
     }
 
-    async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
+    async fn created_at(&self) -> DateTime {
+        self.0.created_at.into()
     }
 }
 

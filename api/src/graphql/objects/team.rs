@@ -4,8 +4,8 @@ use super::organization::User;
 use super::{load_list, load_one};
 use crate::graphql::ids::{Typed, decode_argument};
 use crate::graphql::loaders::{ChildTeamsOf, MembersOf};
+use crate::graphql::scalars::DateTime;
 use async_graphql::{Context, ID, Object};
-use chrono::{DateTime, Utc};
 use headway_domain::model;
 use headway_persistence::ObjectiveFilter;
 
@@ -102,17 +102,17 @@ impl Team {
         self.0.version
     }
 
-    async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
+    async fn created_at(&self) -> DateTime {
+        self.0.created_at.into()
     }
 
-    async fn updated_at(&self) -> DateTime<Utc> {
-        self.0.updated_at
+    async fn updated_at(&self) -> DateTime {
+        self.0.updated_at.into()
     }
 
     /// When the team was archived; archived teams take no new objectives or KPIs.
-    async fn archived_at(&self) -> Option<DateTime<Utc>> {
-        self.0.archived_at
+    async fn archived_at(&self) -> Option<DateTime> {
+        self.0.archived_at.map(Into::into)
     }
 }
 

@@ -1,0 +1,214 @@
+//! A real Headway server on a free port, with a clock the test controls.
+
+use crate::database::TestDatabase;
+use chrono::{DateTime, Utc};
+use headway_api::auth::Authenticator;
+use headway_api::config::ServeArgs;
+use headway_api::startup::Application;
+use headway_domain::clock::ManualClock;
+use headway_persistence::Store;
+use serde_json::{Value, json};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// The secret that signs tests' tokens.
+pub const TEST_SECRET: &str = "test-secret-that-is-long-enough-for-hs256-keys";
+pub const TEST_ISSUER: &str = "headway-tests";
+pub const TEST_AUDIENCE: &str = "headway-api";
+
+/// The instant a test server's clock starts at: mid-February 2026, 46 days into Q1.
+pub fn default_now() -> DateTime<Utc> {
+    "2026-02-15T12:00:00Z".parse().unwrap()
+}
+
+/// A signed-in user of one organization.
+#[derive(Clone, Debug)]
+pub struct Session {
+    pub token: String,
+    pub organization_id: String,
+    pub user_id: String,
+    pub email: String,
+}
+
+/// A running server with its own database.
+pub struct TestServer {
+    pub address: SocketAddr,
+    pub url: String,
+    pub store: Store,
+    pub clock: ManualClock,
+    pub authenticator: Authenticator,
+    /// SQL statements the server has run so far.
+    pub statements: Arc<AtomicU64>,
+    pub client: reqwest::Client,
+    handle: actix_web::dev::ServerHandle,
+    pub database: TestDatabase,
+}
+
+impl TestServer {
+    pub async fn start() -> Self {
+        Self::start_with(|_| {}).await
+    }
+
+    /// Starts a server after `configure` adjusted its settings.
+    pub async fn start_with(configure: impl FnOnce(&mut ServeArgs)) -> Self {
+        let database = TestDatabase::create().await;
+        let clock = ManualClock::new(default_now());
+        let mut db = headway_persistence::connect(&database.url, 8)
+            .await
+            .unwrap_or_else(|error| panic!("failed to connect to {}: {error}", database.url));
+        let statements = Arc::new(AtomicU64::new(0));
+        let counter = statements.clone();
+        db.set_metric_callback(move |_| {
+            counter.fetch_add(1, Ordering::SeqCst);
+        });
+        headway_persistence::migrate(&db)
+            .await
+            .expect("migrations failed");
+        let store = Store::new(db, Arc::new(clock.clone()));
+        let authenticator = Authenticator::hs256(
+            TEST_SECRET.as_bytes(),
+            TEST_ISSUER,
+            TEST_AUDIENCE,
+            chrono::Duration::seconds(60),
+        )
+        .unwrap();
+
+        let mut serve = ServeArgs::defaults();
+        serve.listen = "127.0.0.1:0".parse().unwrap();
+        serve.workers = 2;
+        configure(&mut serve);
+        let application = Application::build(&serve, store.clone(), authenticator.clone()).unwrap();
+        let address = application.address();
+        let handle = application.handle();
+        tokio::spawn(application.run_until_stopped());
+        Self {
+            address,
+            url: format!("http://{address}/graphql"),
+            store,
+            clock,
+            authenticator,
+            statements,
+            client: reqwest::Client::new(),
+            handle,
+            database,
+        }
+    }
+
+    /// A token for the user `subject`, valid for a day from the server's clock.
+    pub fn token(&self, subject: &str, email: &str, name: &str) -> String {
+        self.authenticator
+            .issue(
+                subject,
+                Some(email),
+                Some(name),
+                self.store.now(),
+                chrono::Duration::days(1),
+            )
+            .unwrap()
+    }
+
+    /// Sends a GraphQL request with `application/json` and returns the status and body.
+    pub async fn post(&self, token: Option<&str>, query: &str, variables: Value) -> (u16, Value) {
+        let mut request = self
+            .client
+            .post(&self.url)
+            .header("content-type", "application/json")
+            .header("accept", "application/json")
+            .json(&json!({ "query": query, "variables": variables }));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.expect("the server did not answer");
+        let status = response.status().as_u16();
+        let body = response.json().await.expect("the response is not JSON");
+        (status, body)
+    }
+
+    /// Sends a GraphQL request that must succeed without errors, and returns its `data`.
+    pub async fn query(&self, token: &str, query: &str, variables: Value) -> Value {
+        let (status, body) = self.post(Some(token), query, variables).await;
+        assert_eq!(status, 200, "status {status}: {body}");
+        assert!(body.get("errors").is_none(), "errors: {body}");
+        body["data"].clone()
+    }
+
+    /// Runs a mutation whose payload must have no user errors, and returns the payload.
+    pub async fn mutate(&self, token: &str, field: &str, query: &str, variables: Value) -> Value {
+        let data = self.query(token, query, variables).await;
+        let payload = data[field].clone();
+        assert_eq!(
+            payload["userErrors"],
+            json!([]),
+            "user errors in {field}: {payload}"
+        );
+        payload
+    }
+
+    /// Signs up a new user who creates a new organization, and returns their session.
+    pub async fn sign_up(&self, name: &str) -> Session {
+        let subject = format!("{name}-{}", uuid::Uuid::now_v7().simple());
+        let email = format!("{subject}@example.com");
+        let token = self.token(&subject, &email, name);
+        let payload = self
+            .mutate(
+                &token,
+                "createOrganization",
+                "mutation($name: String!) { createOrganization(input: { name: $name, timeZone: \"UTC\" }) { organization { id } userErrors { field message code } } }",
+                json!({ "name": format!("{name}'s organization") }),
+            )
+            .await;
+        let organization_id = payload["organization"]["id"].as_str().unwrap().to_owned();
+        let viewer = self
+            .query(&token, "{ viewer { user { id } } }", json!({}))
+            .await;
+        Session {
+            token,
+            organization_id,
+            user_id: viewer["viewer"]["user"]["id"].as_str().unwrap().to_owned(),
+            email,
+        }
+    }
+
+    /// Adds a new user with `role` to the owner's organization and returns their session.
+    pub async fn add_member(&self, owner: &Session, name: &str, role: &str) -> Session {
+        let subject = format!("{name}-{}", uuid::Uuid::now_v7().simple());
+        let email = format!("{subject}@example.com");
+        self.mutate(
+            &owner.token,
+            "addMember",
+            "mutation($email: String!, $role: Role!) { addMember(input: { email: $email, role: $role }) { membership { id } userErrors { field message code } } }",
+            json!({ "email": email, "role": role }),
+        )
+        .await;
+        let token = self.token(&subject, &email, name);
+        let viewer = self
+            .query(
+                &token,
+                "{ viewer { user { id } organization { id } } }",
+                json!({}),
+            )
+            .await;
+        Session {
+            token,
+            organization_id: viewer["viewer"]["organization"]["id"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+            user_id: viewer["viewer"]["user"]["id"].as_str().unwrap().to_owned(),
+            email,
+        }
+    }
+
+    /// The number of SQL statements run so far.
+    pub fn statement_count(&self) -> u64 {
+        self.statements.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        // Sends the stop command now; the returned future only waits for completion.
+        drop(self.handle.stop(false));
+    }
+}
