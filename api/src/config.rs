@@ -91,7 +91,7 @@ pub struct ServeArgs {
 
     /// Maximum query complexity; each field costs 1 and a connection multiplies the cost of
     /// its selection by its page size.
-    #[arg(long, env = "HEADWAY_MAX_QUERY_COMPLEXITY", default_value_t = 20_000)]
+    #[arg(long, env = "HEADWAY_MAX_QUERY_COMPLEXITY", default_value_t = 50_000)]
     pub max_query_complexity: usize,
 
     /// Whether clients may introspect the schema (`true` or `false`).
@@ -114,7 +114,7 @@ impl ServeArgs {
             request_timeout_ms: 30_000,
             max_batch_operations: 10,
             max_query_depth: 12,
-            max_query_complexity: 20_000,
+            max_query_complexity: 50_000,
             introspection: true,
             seed_demo: true,
         }

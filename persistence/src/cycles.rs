@@ -359,6 +359,17 @@ impl Store {
         .await
     }
 
+    /// Every cycle of the organization, archived ones included.
+    pub async fn cycles_of_organization(
+        &self,
+        organization_id: OrganizationId,
+    ) -> Result<Vec<Cycle>, StoreError> {
+        let rows = cycle::Entity::find_in(organization_id)
+            .all(&self.db)
+            .await?;
+        convert::all(rows, convert::cycle)
+    }
+
     /// The unarchived child cycles of each of `parent_ids`, by start date.
     pub async fn child_cycles(
         &self,

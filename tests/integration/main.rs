@@ -3,8 +3,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod auth;
 mod bad_input;
+mod consistency;
 mod fixtures;
 mod http;
 mod planning;
 mod schema;
+mod statements;

@@ -40,6 +40,8 @@ pub struct TestServer {
     pub authenticator: Authenticator,
     /// SQL statements the server has run so far.
     pub statements: Arc<AtomicU64>,
+    /// The text of every statement, in order, for tests that explain a count.
+    pub statement_log: Arc<std::sync::Mutex<Vec<String>>>,
     pub client: reqwest::Client,
     handle: actix_web::dev::ServerHandle,
     pub database: TestDatabase,
@@ -58,9 +60,14 @@ impl TestServer {
             .await
             .unwrap_or_else(|error| panic!("failed to connect to {}: {error}", database.url));
         let statements = Arc::new(AtomicU64::new(0));
+        let statement_log = Arc::new(std::sync::Mutex::new(Vec::new()));
         let counter = statements.clone();
-        db.set_metric_callback(move |_| {
+        let log = statement_log.clone();
+        db.set_metric_callback(move |info| {
             counter.fetch_add(1, Ordering::SeqCst);
+            if let Ok(mut log) = log.lock() {
+                log.push(info.statement.sql.clone());
+            }
         });
         headway_persistence::migrate(&db)
             .await
@@ -89,6 +96,7 @@ impl TestServer {
             clock,
             authenticator,
             statements,
+            statement_log,
             client: reqwest::Client::new(),
             handle,
             database,
@@ -203,6 +211,22 @@ impl TestServer {
     /// The number of SQL statements run so far.
     pub fn statement_count(&self) -> u64 {
         self.statements.load(Ordering::SeqCst)
+    }
+
+    /// The statements run since the log held `from` entries.
+    pub fn statements_since(&self, from: usize) -> Vec<String> {
+        self.statement_log
+            .lock()
+            .map(|log| log[from.min(log.len())..].to_vec())
+            .unwrap_or_default()
+    }
+
+    /// The number of statements logged so far.
+    pub fn statement_log_len(&self) -> usize {
+        self.statement_log
+            .lock()
+            .map(|log| log.len())
+            .unwrap_or_default()
     }
 }
 

@@ -1,13 +1,14 @@
 //! What each request carries into the resolvers: its principal, loaders and fixed "now".
 
 use super::error::{ApiError, store_failure};
-use super::loaders::Loaders;
+use super::loaders::RequestLoaders;
 use async_graphql::Context;
-use async_graphql::dataloader::DataLoader;
 use chrono::{DateTime, Utc};
-use headway_domain::ids::{OrganizationId, UserId};
-use headway_domain::model::{Membership, Organization, Role, User};
+use headway_domain::ids::{CycleId, OrganizationId, UserId};
+use headway_domain::model::{Cycle, Membership, Organization, Role, User};
+use headway_domain::progress::CycleWindow;
 use headway_persistence::{Actor, Store};
+use std::collections::HashMap;
 use tokio::sync::OnceCell;
 
 /// A signed-in user, with their membership in the organization the request acts on.
@@ -96,6 +97,10 @@ pub struct RequestState {
     /// The request's time: every time-dependent figure of one response uses it.
     pub now: DateTime<Utc>,
     organization: OnceCell<Organization>,
+    /// Every cycle of the organization by id, read once per request: pace, expected
+    /// progress and staleness need a cycle for each objective and key result, and an
+    /// organization has few cycles.
+    cycles: OnceCell<HashMap<CycleId, Cycle>>,
 }
 
 impl RequestState {
@@ -105,6 +110,7 @@ impl RequestState {
             request_id,
             now,
             organization: OnceCell::new(),
+            cycles: OnceCell::new(),
         }
     }
 }
@@ -113,7 +119,7 @@ impl RequestState {
 pub trait ContextExt {
     fn state(&self) -> Result<&RequestState, ApiError>;
     fn store(&self) -> Result<&Store, ApiError>;
-    fn loader(&self) -> Result<&DataLoader<Loaders>, ApiError>;
+    fn loader(&self) -> Result<&RequestLoaders, ApiError>;
 
     /// Checks `permission` and returns the actor for a write.
     fn authorize(&self, permission: Permission) -> Result<Actor, ApiError>;
@@ -131,6 +137,12 @@ pub trait ContextExt {
 
     /// The organization the request acts on, read once per request.
     fn organization(&self) -> impl Future<Output = Result<&Organization, ApiError>> + Send;
+
+    /// A cycle of the organization with its window in the organization's time zone.
+    fn cycle_window(
+        &self,
+        cycle_id: CycleId,
+    ) -> impl Future<Output = Result<(&Cycle, CycleWindow), ApiError>> + Send;
 }
 
 fn missing(what: &str) -> ApiError {
@@ -148,8 +160,8 @@ impl ContextExt for Context<'_> {
         self.data::<Store>().map_err(|_| missing("Store"))
     }
 
-    fn loader(&self) -> Result<&DataLoader<Loaders>, ApiError> {
-        self.data::<DataLoader<Loaders>>()
+    fn loader(&self) -> Result<&RequestLoaders, ApiError> {
+        self.data::<RequestLoaders>()
             .map_err(|_| missing("DataLoader"))
     }
 
@@ -192,5 +204,30 @@ impl ContextExt for Context<'_> {
                     })
             })
             .await
+    }
+
+    async fn cycle_window(&self, cycle_id: CycleId) -> Result<(&Cycle, CycleWindow), ApiError> {
+        let state = self.state()?;
+        let organization_id = self.read_scope()?;
+        let store = self.store()?;
+        let time_zone = self.organization().await?.settings.time_zone;
+        let cycles = state
+            .cycles
+            .get_or_try_init(|| async move {
+                let cycles = store
+                    .cycles_of_organization(organization_id)
+                    .await
+                    .map_err(store_failure)?;
+                Ok::<_, ApiError>(cycles.into_iter().map(|cycle| (cycle.id, cycle)).collect())
+            })
+            .await?;
+        let cycle = cycles.get(&cycle_id).ok_or_else(|| {
+            tracing::error!(cycle_id = %cycle_id, "cycle of a record missing");
+            ApiError::internal()
+        })?;
+        Ok((
+            cycle,
+            CycleWindow::new(cycle.start_date, cycle.end_date, time_zone),
+        ))
     }
 }

@@ -3,6 +3,9 @@
 //! with the data.
 
 use super::error::{ApiError, store_failure};
+use async_graphql::dataloader::{DataLoader, Loader};
+use futures::FutureExt;
+use futures::future::{BoxFuture, Shared};
 use headway_domain::ids::{
     CheckInId, CommentId, CycleId, KeyResultId, KpiId, KpiMeasurementId, MembershipId, ObjectiveId,
     OrganizationId, TeamId, UserId,
@@ -11,8 +14,10 @@ use headway_domain::model::{
     CheckIn, Comment, Cycle, KeyResult, Kpi, KpiMeasurement, Membership, Objective, Team, User,
 };
 use headway_persistence::Store;
+use std::any::{Any, TypeId};
 use std::collections::HashMap;
 use std::hash::Hash;
+use std::sync::{Arc, Mutex, PoisonError};
 
 /// The loaders of one request, scoped to its organization.
 pub struct Loaders {
@@ -188,5 +193,81 @@ impl async_graphql::dataloader::Loader<TeamsOf> for Loaders {
             .into_iter()
             .map(|(key, pairs)| (key, pairs.into_iter().map(|(_, team)| team).collect()))
             .collect())
+    }
+}
+
+type SharedLoad<V> = Shared<BoxFuture<'static, Result<Option<V>, ApiError>>>;
+
+/// The loaders of one request with a memo in front of them.
+///
+/// The memo remembers every load, finished or still running, so that a key asked for again
+/// while its batch is in flight joins that batch instead of starting another one. That
+/// keeps the number of statements of a query independent of timing. Mutations run without
+/// the memo, because they change the records it would hold.
+pub struct RequestLoaders {
+    loader: Arc<DataLoader<Loaders>>,
+    memo: Option<Mutex<HashMap<TypeId, Box<dyn Any + Send>>>>,
+}
+
+impl RequestLoaders {
+    pub fn new(loaders: Loaders, memoize: bool) -> Self {
+        Self {
+            loader: Arc::new(DataLoader::new(loaders, tokio::spawn)),
+            memo: memoize.then(|| Mutex::new(HashMap::new())),
+        }
+    }
+
+    /// Loads the value of `key`, joining an earlier load of the same key.
+    pub async fn load_one<K, V>(&self, key: K) -> Result<Option<V>, ApiError>
+    where
+        K: Send + Sync + Hash + Eq + Clone + 'static,
+        V: Send + Sync + Clone + 'static,
+        Loaders: Loader<K, Value = V, Error = ApiError>,
+    {
+        let Some(memo) = &self.memo else {
+            return self.loader.load_one(key).await;
+        };
+        let load = {
+            let mut memo = memo.lock().unwrap_or_else(PoisonError::into_inner);
+            let typed = memo
+                .entry(TypeId::of::<(K, V)>())
+                .or_insert_with(|| Box::new(HashMap::<K, SharedLoad<V>>::new()));
+            match typed.downcast_mut::<HashMap<K, SharedLoad<V>>>() {
+                Some(typed) => typed
+                    .entry(key.clone())
+                    .or_insert_with(|| {
+                        let loader = self.loader.clone();
+                        async move { loader.load_one(key).await }.boxed().shared()
+                    })
+                    .clone(),
+                None => {
+                    let loader = self.loader.clone();
+                    async move { loader.load_one(key).await }.boxed().shared()
+                }
+            }
+        };
+        load.await
+    }
+
+    /// Remembers values that a query read in bulk, so that lookups by id need no statement.
+    pub fn remember<K, V>(&self, values: impl IntoIterator<Item = (K, V)>)
+    where
+        K: Send + Sync + Hash + Eq + Clone + 'static,
+        V: Send + Sync + Clone + 'static,
+    {
+        let Some(memo) = &self.memo else {
+            return;
+        };
+        let mut memo = memo.lock().unwrap_or_else(PoisonError::into_inner);
+        let typed = memo
+            .entry(TypeId::of::<(K, V)>())
+            .or_insert_with(|| Box::new(HashMap::<K, SharedLoad<V>>::new()));
+        if let Some(typed) = typed.downcast_mut::<HashMap<K, SharedLoad<V>>>() {
+            for (key, value) in values {
+                let ready: BoxFuture<'static, Result<Option<V>, ApiError>> =
+                    futures::future::ready(Ok(Some(value))).boxed();
+                typed.entry(key).or_insert_with(|| ready.shared());
+            }
+        }
     }
 }

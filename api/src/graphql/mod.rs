@@ -7,6 +7,7 @@ pub mod ids;
 pub mod loaders;
 pub mod mutations;
 pub mod objects;
+pub mod prefetch;
 pub mod query;
 pub mod scalars;
 
@@ -30,7 +31,7 @@ impl Default for SchemaLimits {
     fn default() -> Self {
         Self {
             depth: 12,
-            complexity: 20_000,
+            complexity: 50_000,
             introspection: true,
         }
     }

@@ -10,11 +10,10 @@ use super::negotiation::{self, ResponseType};
 use crate::auth::{self, ORGANIZATION_HEADER};
 use crate::graphql::context::{Principal, RequestState};
 use crate::graphql::error::{ApiError, ErrorKind};
-use crate::graphql::loaders::Loaders;
+use crate::graphql::loaders::{Loaders, RequestLoaders};
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
-use async_graphql::dataloader::DataLoader;
 use async_graphql::parser::types::OperationType;
 use async_graphql::{BatchRequest, BatchResponse, Request, Response};
 use futures::StreamExt;
@@ -321,6 +320,21 @@ async fn execute(
         BatchRequest::Single(_) => 1,
         BatchRequest::Batch(requests) => requests.len(),
     };
+    let missing_query = match &batch {
+        BatchRequest::Single(single) => single.query.trim().is_empty(),
+        BatchRequest::Batch(requests) => {
+            requests.iter().any(|single| single.query.trim().is_empty())
+        }
+    };
+    if missing_query {
+        return error_response(
+            response_type,
+            StatusCode::BAD_REQUEST,
+            ErrorKind::BadUserInput,
+            "the request has no query; send the GraphQL document in the \"query\" field",
+            &request_id,
+        );
+    }
     let limit = state.limits.max_batch_operations;
     if operations > limit || operations == 0 {
         return error_response(
@@ -383,9 +397,10 @@ fn prepare(
     request_id: &str,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Request {
-    let loaders = DataLoader::new(
+    // A mutation changes records that a memo may already hold, so only queries memoize.
+    let loaders = RequestLoaders::new(
         Loaders::new(state.store.clone(), principal.organization_id()),
-        tokio::spawn,
+        is_query_operation(&request),
     );
     request
         .data(RequestState::new(principal, request_id.to_owned(), now))

@@ -100,7 +100,7 @@ pub struct CreateKeyResultPayload {
 impl CreateKeyResultPayload {
     fn done(outcome: KeyResultOutcome) -> Self {
         Self {
-            key_result: Some(KeyResult(outcome.key_result)),
+            key_result: Some(KeyResult::from(outcome.key_result)),
             user_errors: Vec::new(),
             warnings: outcome.warnings.into_iter().map(Warning::from).collect(),
         }
@@ -276,7 +276,7 @@ impl KeyResultMutations {
                     .update_key_result(actor, key_result_id, changes)
                     .await,
             )? {
-                Ok(key_result) => UpdateKeyResultPayload::done(KeyResult(key_result)),
+                Ok(key_result) => UpdateKeyResultPayload::done(KeyResult::from(key_result)),
                 Err(errors) => UpdateKeyResultPayload::rejected(errors),
             },
         )
@@ -299,7 +299,7 @@ impl KeyResultMutations {
                     .archive_key_result(actor, key_result_id, input.expected_version)
                     .await,
             )? {
-                Ok(key_result) => UpdateKeyResultPayload::done(KeyResult(key_result)),
+                Ok(key_result) => UpdateKeyResultPayload::done(KeyResult::from(key_result)),
                 Err(errors) => UpdateKeyResultPayload::rejected(errors),
             },
         )
@@ -321,7 +321,7 @@ impl KeyResultMutations {
             match user_result(ctx.store()?.create_check_in(actor, new).await)? {
                 Ok(outcome) => CreateCheckInPayload {
                     check_in: Some(CheckIn(outcome.check_in)),
-                    key_result: Some(KeyResult(outcome.key_result)),
+                    key_result: Some(KeyResult::from(outcome.key_result)),
                     replayed: outcome.replayed,
                     user_errors: Vec::new(),
                 },

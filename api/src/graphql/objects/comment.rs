@@ -48,7 +48,7 @@ impl Comment {
                 .map(|row| CommentSubject::Objective(Objective(row))),
             DomainSubject::KeyResult(id) => load_one(ctx, id)
                 .await?
-                .map(|row| CommentSubject::KeyResult(KeyResult(row))),
+                .map(|row| CommentSubject::KeyResult(KeyResult::from(row))),
             DomainSubject::CheckIn(id) => load_one(ctx, id)
                 .await?
                 .map(|row| CommentSubject::CheckIn(CheckIn(row))),

@@ -11,25 +11,41 @@ use crate::graphql::ids::Typed;
 use crate::graphql::scalars::DateTime;
 use crate::graphql::scalars::Decimal;
 use async_graphql::{Context, ID, Object, SimpleObject};
+use headway_domain::ids::CycleId;
 use headway_domain::model::{self, CommentSubject, KeyResultType as DomainType};
 use headway_domain::progress::{self, CycleWindow};
 use headway_persistence::SortCursor;
 
 /// A measurable checkpoint that shows an objective was reached.
 #[derive(Clone)]
-pub struct KeyResult(pub model::KeyResult);
+pub struct KeyResult(pub model::KeyResult, Option<CycleId>);
+
+impl From<model::KeyResult> for KeyResult {
+    fn from(key_result: model::KeyResult) -> Self {
+        Self(key_result, None)
+    }
+}
 
 impl KeyResult {
-    async fn cycle(&self, ctx: &Context<'_>) -> async_graphql::Result<(model::Cycle, CycleWindow)> {
-        let objective: model::Objective = load_required(ctx, self.0.objective_id).await?;
-        let cycle: model::Cycle = load_required(ctx, objective.cycle_id).await?;
-        let organization = ctx.organization().await?;
-        let window = CycleWindow::new(
-            cycle.start_date,
-            cycle.end_date,
-            organization.settings.time_zone,
-        );
-        Ok((cycle, window))
+    /// A key result whose objective's cycle is known, which saves looking the objective up.
+    pub fn in_cycle(key_result: model::KeyResult, cycle_id: CycleId) -> Self {
+        Self(key_result, Some(cycle_id))
+    }
+
+    /// The state and window of the key result's cycle.
+    async fn cycle(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<(model::CycleState, CycleWindow)> {
+        let cycle_id = match self.1 {
+            Some(cycle_id) => cycle_id,
+            None => {
+                let objective: model::Objective = load_required(ctx, self.0.objective_id).await?;
+                objective.cycle_id
+            }
+        };
+        let (cycle, window) = ctx.cycle_window(cycle_id).await?;
+        Ok((cycle.state, window))
     }
 
     fn is_boolean(&self) -> bool {
@@ -147,7 +163,7 @@ impl KeyResult {
         let cadence = ctx.organization().await?.settings.check_in_cadence;
         let tracked_since = self.0.created_at.max(window.start);
         Ok(progress::is_stale(
-            cycle.state,
+            cycle,
             self.0.current_observed_at,
             tracked_since,
             cadence,
@@ -349,7 +365,9 @@ impl CheckIn {
     }
 
     async fn key_result(&self, ctx: &Context<'_>) -> async_graphql::Result<KeyResult> {
-        Ok(KeyResult(load_required(ctx, self.0.key_result_id).await?))
+        Ok(KeyResult::from(
+            load_required::<_, model::KeyResult>(ctx, self.0.key_result_id).await?,
+        ))
     }
 
     /// The reported value; for BOOLEAN key results 1 means done and 0 not done.

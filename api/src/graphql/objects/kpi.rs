@@ -189,7 +189,7 @@ impl Kpi {
         Ok(load_list(ctx, KeyResultsFollowing(self.0.id))
             .await?
             .into_iter()
-            .map(KeyResult)
+            .map(KeyResult::from)
             .collect())
     }
 

@@ -57,7 +57,7 @@ pub async fn resolve_node(ctx: &Context<'_>, id: GlobalId) -> async_graphql::Res
             .map(|row| Node::Objective(Objective(row))),
         NodeKind::KeyResult => load_one(ctx, KeyResultId::from(id.uuid))
             .await?
-            .map(|row| Node::KeyResult(KeyResult(row))),
+            .map(|row| Node::KeyResult(KeyResult::from(row))),
         NodeKind::CheckIn => load_one(ctx, CheckInId::from(id.uuid))
             .await?
             .map(|row| Node::CheckIn(CheckIn(row))),

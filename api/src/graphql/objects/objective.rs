@@ -4,7 +4,7 @@ use super::enums::{ObjectiveKind, ObjectiveState, PaceStatus, ProgressSource, Sc
 use super::key_result::{KeyResult, KeyResultConnection};
 use super::organization::User;
 use super::team::Team;
-use super::{load_list, load_one, load_required};
+use super::{load_list, load_one};
 use crate::graphql::connection::{TotalCount, connection, id_cursor, page_in_memory, page_request};
 use crate::graphql::context::ContextExt;
 use crate::graphql::error::store_failure;
@@ -25,13 +25,7 @@ pub struct Objective(pub model::Objective);
 
 impl Objective {
     async fn window(&self, ctx: &Context<'_>) -> async_graphql::Result<CycleWindow> {
-        let cycle: model::Cycle = load_required(ctx, self.0.cycle_id).await?;
-        let organization = ctx.organization().await?;
-        Ok(CycleWindow::new(
-            cycle.start_date,
-            cycle.end_date,
-            organization.settings.time_zone,
-        ))
+        Ok(ctx.cycle_window(self.0.cycle_id).await?.1)
     }
 }
 
@@ -51,7 +45,7 @@ impl Objective {
     }
 
     async fn cycle(&self, ctx: &Context<'_>) -> async_graphql::Result<Cycle> {
-        Ok(Cycle(load_required(ctx, self.0.cycle_id).await?))
+        Ok(Cycle(ctx.cycle_window(self.0.cycle_id).await?.0.clone()))
     }
 
     async fn team(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Team>> {
@@ -208,7 +202,7 @@ impl Objective {
         Ok(KeyResultConnection::build(
             page,
             |key_result| id_cursor(key_result.id.as_uuid()),
-            KeyResult,
+            |key_result| KeyResult::in_cycle(key_result, self.0.cycle_id),
             total,
         ))
     }
@@ -224,7 +218,7 @@ impl Objective {
             for key_result in load_list(ctx, KeyResultsOf(self.0.id)).await? {
                 let counted = !key_result.weight.get().is_zero();
                 inputs.push(ProgressInput {
-                    key_result: Some(KeyResult(key_result.clone())),
+                    key_result: Some(KeyResult::in_cycle(key_result.clone(), self.0.cycle_id)),
                     objective: None,
                     title: key_result.title.as_str().to_owned(),
                     weight: Decimal::from(key_result.weight.get()),
@@ -399,6 +393,12 @@ pub async fn objectives_connection(
         .objectives_page(organization_id, &filter, request)
         .await
         .map_err(store_failure)?;
+    ctx.loader()?.remember(
+        page.items
+            .iter()
+            .map(|objective| (objective.id, objective.clone())),
+    );
+    crate::graphql::prefetch::objective_page(ctx, &page.items).await?;
     let total = TotalCount::deferred(move || {
         let store = store.clone();
         let filter = filter.clone();
