@@ -94,6 +94,10 @@ pub struct ServeArgs {
     #[arg(long, env = "HEADWAY_MAX_QUERY_COMPLEXITY", default_value_t = 50_000)]
     pub max_query_complexity: usize,
 
+    /// Maximum number of aliased fields in one query.
+    #[arg(long, env = "HEADWAY_MAX_ALIASES", default_value_t = 50)]
+    pub max_aliases: usize,
+
     /// Whether clients may introspect the schema (`true` or `false`).
     #[arg(long, env = "HEADWAY_INTROSPECTION", default_value_t = true, action = clap::ArgAction::Set)]
     pub introspection: bool,
@@ -115,6 +119,7 @@ impl ServeArgs {
             max_batch_operations: 10,
             max_query_depth: 12,
             max_query_complexity: 50_000,
+            max_aliases: 50,
             introspection: true,
             seed_demo: true,
         }

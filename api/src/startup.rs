@@ -2,6 +2,7 @@
 
 use crate::auth::Authenticator;
 use crate::config::{AuthArgs, DatabaseArgs, Mode, ServeArgs};
+use crate::graphql::limits::QueryLimits;
 use crate::graphql::{self, SchemaLimits};
 use crate::http::{self, AppState, HttpLimits};
 use actix_web::{App, HttpServer, web};
@@ -117,8 +118,11 @@ impl Application {
         authenticator: Authenticator,
     ) -> anyhow::Result<Self> {
         let limits = SchemaLimits {
-            depth: serve.max_query_depth,
-            complexity: serve.max_query_complexity,
+            query: QueryLimits {
+                max_depth: serve.max_query_depth,
+                max_complexity: serve.max_query_complexity,
+                max_aliases: serve.max_aliases,
+            },
             introspection: serve.introspection,
         };
         let state = web::Data::new(AppState {

@@ -4,6 +4,7 @@ pub mod connection;
 pub mod context;
 pub mod error;
 pub mod ids;
+pub mod limits;
 pub mod loaders;
 pub mod mutations;
 pub mod objects;
@@ -19,22 +20,9 @@ pub type AppSchema = Schema<query::QueryRoot, mutations::MutationRoot, EmptySubs
 /// Limits that every request is checked against.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SchemaLimits {
-    /// Maximum nesting depth of a query.
-    pub depth: usize,
-    /// Maximum complexity; a connection's page size multiplies the cost below it.
-    pub complexity: usize,
+    pub query: limits::QueryLimits,
     /// Whether clients may introspect the schema.
     pub introspection: bool,
-}
-
-impl Default for SchemaLimits {
-    fn default() -> Self {
-        Self {
-            depth: 12,
-            complexity: 50_000,
-            introspection: true,
-        }
-    }
 }
 
 fn builder() -> SchemaBuilder<query::QueryRoot, mutations::MutationRoot, EmptySubscription> {
@@ -49,8 +37,7 @@ fn builder() -> SchemaBuilder<query::QueryRoot, mutations::MutationRoot, EmptySu
 pub fn build_schema(store: Store, limits: SchemaLimits) -> AppSchema {
     let mut builder = builder()
         .data(store)
-        .limit_depth(limits.depth)
-        .limit_complexity(limits.complexity)
+        .extension(limits::Limits(limits.query))
         .limit_recursive_depth(64)
         .limit_directives(16);
     if !limits.introspection {

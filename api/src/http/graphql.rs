@@ -14,7 +14,7 @@ use crate::graphql::loaders::{Loaders, RequestLoaders};
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
-use async_graphql::parser::types::OperationType;
+use async_graphql::parser::types::{DocumentOperations, OperationType};
 use async_graphql::{BatchRequest, BatchResponse, Request, Response};
 use futures::StreamExt;
 use serde_json::json;
@@ -128,7 +128,16 @@ fn graphql_response(
             StatusCode::OK
         }
     };
-    match serde_json::to_string(&response) {
+    // A request that never reached execution carries no data entry at all.
+    let body = serde_json::to_value(&response).map(|mut body| {
+        if let (BatchResponse::Single(single), Some(object)) = (&response, body.as_object_mut())
+            && is_request_error(single)
+        {
+            object.remove("data");
+        }
+        body.to_string()
+    });
+    match body {
         Ok(body) => HttpResponse::build(status)
             .content_type(response_type.content_type())
             .insert_header(("x-request-id", request_id))
@@ -295,16 +304,21 @@ fn is_query_operation(request: &Request) -> bool {
         return true;
     };
     let operation_type = match (&request.operation_name, document.operations) {
-        (_, async_graphql::parser::types::DocumentOperations::Single(operation)) => {
-            operation.node.ty
-        }
-        (Some(name), async_graphql::parser::types::DocumentOperations::Multiple(operations)) => {
+        (_, DocumentOperations::Single(operation)) => operation.node.ty,
+        (Some(name), DocumentOperations::Multiple(operations)) => {
             match operations.get(name.as_str()) {
                 Some(operation) => operation.node.ty,
                 None => return true,
             }
         }
-        (None, async_graphql::parser::types::DocumentOperations::Multiple(_)) => return true,
+        // A single named operation runs without an operation name.
+        (None, DocumentOperations::Multiple(operations)) if operations.len() == 1 => {
+            match operations.values().next() {
+                Some(operation) => operation.node.ty,
+                None => return true,
+            }
+        }
+        (None, DocumentOperations::Multiple(_)) => return true,
     };
     operation_type == OperationType::Query
 }

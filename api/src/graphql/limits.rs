@@ -1,0 +1,180 @@
+//! Per-request limits on the shape of a query, each rejection naming the limit and its value.
+//!
+//! Depth and aliases are counted on the parsed document; complexity comes from
+//! async-graphql's validation, where every field costs 1 and a connection multiplies the
+//! cost of its selection by its page size. Introspection fields do not count towards the
+//! depth, so that standard clients can read the schema.
+
+use async_graphql::extensions::{
+    Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextValidation,
+};
+use async_graphql::parser::types::{
+    DocumentOperations, ExecutableDocument, FragmentDefinition, Selection, SelectionSet,
+};
+use async_graphql::{Name, Positioned, ServerError, ServerResult, ValidationResult, Variables};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// Limits on the shape of one operation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct QueryLimits {
+    pub max_depth: usize,
+    pub max_complexity: usize,
+    pub max_aliases: usize,
+}
+
+/// A rejected request, with the limit named for clients and logs.
+fn limit_error(message: String, limit: &str, value: usize) -> ServerError {
+    let mut error = ServerError::new(message, None);
+    let extensions = error.extensions.get_or_insert_with(Default::default);
+    extensions.set("code", "BAD_USER_INPUT");
+    extensions.set("limit", limit);
+    extensions.set("limitValue", i64::try_from(value).unwrap_or(i64::MAX));
+    error
+}
+
+/// Installs [`QueryLimits`] on a schema.
+pub struct Limits(pub QueryLimits);
+
+impl ExtensionFactory for Limits {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(LimitsExtension(self.0))
+    }
+}
+
+struct LimitsExtension(QueryLimits);
+
+type Fragments = HashMap<Name, Positioned<FragmentDefinition>>;
+
+/// The deepest field nesting below `selection_set`, not counting introspection fields.
+/// `guard` bounds the walk through fragment spreads.
+fn depth(selection_set: &SelectionSet, fragments: &Fragments, guard: usize) -> usize {
+    if guard == 0 {
+        return usize::MAX / 2;
+    }
+    selection_set
+        .items
+        .iter()
+        .map(|selection| match &selection.node {
+            Selection::Field(field) if field.node.name.node.starts_with("__") => 0,
+            Selection::Field(field) => {
+                1 + depth(&field.node.selection_set.node, fragments, guard - 1)
+            }
+            Selection::InlineFragment(fragment) => {
+                depth(&fragment.node.selection_set.node, fragments, guard - 1)
+            }
+            Selection::FragmentSpread(spread) => fragments
+                .get(&spread.node.fragment_name.node)
+                .map_or(0, |fragment| {
+                    depth(&fragment.node.selection_set.node, fragments, guard - 1)
+                }),
+        })
+        .max()
+        .unwrap_or(0)
+}
+
+/// The number of aliased fields written in `selection_set`.
+fn aliases(selection_set: &SelectionSet) -> usize {
+    selection_set
+        .items
+        .iter()
+        .map(|selection| match &selection.node {
+            Selection::Field(field) => {
+                usize::from(field.node.alias.is_some()) + aliases(&field.node.selection_set.node)
+            }
+            Selection::InlineFragment(fragment) => aliases(&fragment.node.selection_set.node),
+            Selection::FragmentSpread(_) => 0,
+        })
+        .sum()
+}
+
+/// How deep a walk through fragments goes before it counts the query as too deep.
+const FRAGMENT_WALK_LIMIT: usize = 256;
+
+impl LimitsExtension {
+    fn check(&self, document: &ExecutableDocument) -> Result<(), ServerError> {
+        let limits = self.0;
+        let operations: Vec<&SelectionSet> = match &document.operations {
+            DocumentOperations::Single(operation) => vec![&operation.node.selection_set.node],
+            DocumentOperations::Multiple(operations) => operations
+                .values()
+                .map(|operation| &operation.node.selection_set.node)
+                .collect(),
+        };
+        let deepest = operations
+            .iter()
+            .map(|selection_set| depth(selection_set, &document.fragments, FRAGMENT_WALK_LIMIT))
+            .max()
+            .unwrap_or(0);
+        if deepest > limits.max_depth {
+            let shown = if deepest >= usize::MAX / 4 {
+                "more than 256".to_owned()
+            } else {
+                deepest.to_string()
+            };
+            return Err(limit_error(
+                format!(
+                    "the query nests fields {shown} levels deep; the maximum depth is {} (HEADWAY_MAX_QUERY_DEPTH)",
+                    limits.max_depth
+                ),
+                "maxQueryDepth",
+                limits.max_depth,
+            ));
+        }
+        let alias_count: usize = operations
+            .iter()
+            .map(|selection_set| aliases(selection_set))
+            .sum::<usize>()
+            + document
+                .fragments
+                .values()
+                .map(|fragment| aliases(&fragment.node.selection_set.node))
+                .sum::<usize>();
+        if alias_count > limits.max_aliases {
+            return Err(limit_error(
+                format!(
+                    "the query uses {alias_count} aliases; the maximum is {} (HEADWAY_MAX_ALIASES)",
+                    limits.max_aliases
+                ),
+                "maxAliases",
+                limits.max_aliases,
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[async_trait::async_trait]
+impl Extension for LimitsExtension {
+    async fn parse_query(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        query: &str,
+        variables: &Variables,
+        next: NextParseQuery<'_>,
+    ) -> ServerResult<ExecutableDocument> {
+        let document = next.run(ctx, query, variables).await?;
+        self.check(&document)?;
+        Ok(document)
+    }
+
+    async fn validation(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        next: NextValidation<'_>,
+    ) -> Result<ValidationResult, Vec<ServerError>> {
+        let result = next.run(ctx).await?;
+        let limit = self.0.max_complexity;
+        if result.complexity > limit {
+            return Err(vec![limit_error(
+                format!(
+                    "the query's complexity is {}; the maximum is {limit} (HEADWAY_MAX_QUERY_COMPLEXITY). Ask for smaller pages with first or last",
+                    result.complexity
+                ),
+                "maxQueryComplexity",
+                limit,
+            )]);
+        }
+        Ok(result)
+    }
+}
