@@ -6,8 +6,10 @@
 mod auth;
 mod bad_input;
 mod consistency;
+mod demo;
 mod fixtures;
 mod http;
 mod planning;
+mod records;
 mod schema;
 mod statements;
