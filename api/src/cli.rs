@@ -119,7 +119,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 let token = demo_token(&store, &auth).await?;
                 print_demo_instructions(&token, serve.listen)?;
             }
-            let application = Application::build(&serve, store, authenticator)?;
+            let application = Application::build(&serve, store, authenticator).await?;
             tracing::info!(address = %application.address(), "headway is listening");
             application
                 .run_until_signal()

@@ -102,6 +102,36 @@ pub struct ServeArgs {
     #[arg(long, env = "HEADWAY_INTROSPECTION", default_value_t = true, action = clap::ArgAction::Set)]
     pub introspection: bool,
 
+    /// Redis URL such as `redis://127.0.0.1:6379`. With it, replicas share events through
+    /// Redis pub/sub; without it, events stay in this process.
+    #[arg(long, env = "HEADWAY_REDIS_URL")]
+    pub redis_url: Option<String>,
+
+    /// The Redis pub/sub channel that replicas of one deployment share.
+    #[arg(long, env = "HEADWAY_REDIS_CHANNEL", default_value = "headway:events")]
+    pub redis_channel: String,
+
+    /// How long events are kept for subscribers that resume, in hours.
+    #[arg(long, env = "HEADWAY_EVENT_RETENTION_HOURS", default_value_t = 168)]
+    pub event_retention_hours: u32,
+
+    /// How often each replica reads the outbox for events that Redis did not bring, in
+    /// milliseconds.
+    #[arg(long, env = "HEADWAY_EVENT_CATCH_UP_MS", default_value_t = 1_000)]
+    pub event_catch_up_ms: u64,
+
+    /// How long a WebSocket client has to send `connection_init`, in milliseconds.
+    #[arg(long, env = "HEADWAY_WS_INIT_TIMEOUT_MS", default_value_t = 10_000)]
+    pub ws_init_timeout_ms: u64,
+
+    /// How often the server pings WebSocket clients, in milliseconds.
+    #[arg(long, env = "HEADWAY_WS_KEEP_ALIVE_MS", default_value_t = 15_000)]
+    pub ws_keep_alive_ms: u64,
+
+    /// Maximum subscriptions open at once on one WebSocket connection.
+    #[arg(long, env = "HEADWAY_WS_MAX_SUBSCRIPTIONS", default_value_t = 100)]
+    pub ws_max_subscriptions: usize,
+
     /// Whether the first start on an empty database seeds the demo organization
     /// (development mode only; `true` or `false`).
     #[arg(long, env = "HEADWAY_SEED_DEMO", default_value_t = true, action = clap::ArgAction::Set)]
@@ -120,6 +150,13 @@ impl ServeArgs {
             max_query_depth: 12,
             max_query_complexity: 50_000,
             max_aliases: 50,
+            redis_url: None,
+            redis_channel: "headway:events".to_owned(),
+            event_retention_hours: 168,
+            event_catch_up_ms: 1_000,
+            ws_init_timeout_ms: 10_000,
+            ws_keep_alive_ms: 15_000,
+            ws_max_subscriptions: 100,
             introspection: true,
             seed_demo: true,
         }

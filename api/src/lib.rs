@@ -7,6 +7,8 @@
 //! - [`graphql`] is the schema: thin resolvers that authorize, convert input into domain
 //!   values, call the store, and map the result.
 //! - [`auth`] checks bearer tokens and provisions users.
+//! - [`live`] delivers events to subscribers and relays them between replicas.
+//! - [`ws`] serves GraphQL over WebSocket.
 //! - [`demo`] seeds the demo organization.
 
 pub mod auth;
@@ -15,5 +17,7 @@ pub mod config;
 pub mod demo;
 pub mod graphql;
 pub mod http;
+pub mod live;
 pub mod startup;
 pub mod telemetry;
+pub mod ws;

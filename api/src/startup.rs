@@ -5,6 +5,8 @@ use crate::config::{AuthArgs, DatabaseArgs, Mode, ServeArgs};
 use crate::graphql::limits::QueryLimits;
 use crate::graphql::{self, SchemaLimits};
 use crate::http::{self, AppState, HttpLimits};
+use crate::live::{Live, LiveSettings};
+use crate::ws::SocketSettings;
 use actix_web::{App, HttpServer, web};
 use anyhow::{Context as _, bail};
 use headway_domain::clock::Clock;
@@ -12,7 +14,9 @@ use headway_persistence::{DatabaseKind, Store};
 use rand::RngCore;
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
+use std::sync::atomic::AtomicI64;
 use std::time::Duration;
+use tokio::sync::watch;
 
 /// The shortest HS256 secret accepted, in bytes (RFC 7518 asks for the hash size).
 pub const MIN_SECRET_BYTES: usize = 32;
@@ -107,16 +111,32 @@ pub fn authenticator(auth: &AuthArgs) -> anyhow::Result<Authenticator> {
 pub struct Application {
     address: SocketAddr,
     server: actix_web::dev::Server,
+    live: Live,
+    shutdown: Arc<watch::Sender<bool>>,
 }
 
 impl Application {
-    /// Builds the server on an open store. Binding port 0 picks a free port; [`Self::address`]
-    /// tells which.
-    pub fn build(
+    /// Builds the server on an open store and starts its background tasks. Binding port 0
+    /// picks a free port; [`Self::address`] tells which.
+    pub async fn build(
         serve: &ServeArgs,
         store: Store,
         authenticator: Authenticator,
     ) -> anyhow::Result<Self> {
+        let (shutdown, shutdown_signal) = watch::channel(false);
+        let shutdown = Arc::new(shutdown);
+        let mut store = store;
+        let live = Live::start(
+            &mut store,
+            LiveSettings {
+                redis_url: serve.redis_url.clone().filter(|url| !url.trim().is_empty()),
+                redis_channel: serve.redis_channel.clone(),
+                catch_up_interval: Duration::from_millis(serve.event_catch_up_ms.max(10)),
+                retention: chrono::Duration::hours(i64::from(serve.event_retention_hours)),
+            },
+            shutdown_signal.clone(),
+        )
+        .await;
         let limits = SchemaLimits {
             query: QueryLimits {
                 max_depth: serve.max_query_depth,
@@ -126,7 +146,7 @@ impl Application {
             introspection: serve.introspection,
         };
         let state = web::Data::new(AppState {
-            schema: graphql::build_schema(store.clone(), limits),
+            schema: graphql::build_schema(store.clone(), live.hub.clone(), limits),
             store,
             authenticator,
             limits: HttpLimits {
@@ -134,6 +154,14 @@ impl Application {
                 request_timeout: Duration::from_millis(serve.request_timeout_ms),
                 max_batch_operations: serve.max_batch_operations,
             },
+            sockets: SocketSettings {
+                init_timeout: Duration::from_millis(serve.ws_init_timeout_ms),
+                keep_alive: Duration::from_millis(serve.ws_keep_alive_ms.max(100)),
+                max_subscriptions: serve.ws_max_subscriptions,
+                max_message_bytes: serve.max_body_bytes,
+            },
+            shutdown: shutdown_signal,
+            open_sockets: AtomicI64::new(0),
         });
         let listener = TcpListener::bind(serve.listen)
             .with_context(|| format!("failed to listen on {}", serve.listen))?;
@@ -146,32 +174,64 @@ impl Application {
             server = server.workers(serve.workers);
         }
         let server = server.listen(listener)?.run();
-        Ok(Self { address, server })
+        Ok(Self {
+            address,
+            server,
+            live,
+            shutdown,
+        })
     }
 
     pub fn address(&self) -> SocketAddr {
         self.address
     }
 
-    /// A handle that stops the server.
-    pub fn handle(&self) -> actix_web::dev::ServerHandle {
-        self.server.handle()
+    /// Stops the server: sockets close with 1001, new connections are refused, requests in
+    /// flight finish, and the event relay drains.
+    pub fn stopper(&self) -> Stopper {
+        Stopper {
+            server: self.server.handle(),
+            shutdown: self.shutdown.clone(),
+        }
     }
 
-    /// Runs until the server is stopped through its handle.
+    /// Runs until the server is stopped through a [`Stopper`].
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let result = self.server.await;
+        let _ = self.shutdown.send(true);
+        self.live.drain().await;
+        result
     }
 
-    /// Runs until SIGINT or SIGTERM, then stops accepting connections and lets in-flight
-    /// requests finish.
+    /// Runs until SIGINT or SIGTERM, then stops gracefully.
     pub async fn run_until_signal(self) -> std::io::Result<()> {
-        let handle = self.server.handle();
-        let server = tokio::spawn(self.server);
+        let stopper = self.stopper();
+        let running = tokio::spawn(self.run_until_stopped());
         shutdown_signal().await;
         tracing::info!("shutdown signal received; finishing in-flight requests");
-        handle.stop(true).await;
-        server.await.map_err(std::io::Error::other)?
+        stopper.stop().await;
+        running.await.map_err(std::io::Error::other)?
+    }
+}
+
+/// Stops a running [`Application`].
+#[derive(Clone)]
+pub struct Stopper {
+    server: actix_web::dev::ServerHandle,
+    shutdown: Arc<watch::Sender<bool>>,
+}
+
+impl Stopper {
+    /// Closes WebSockets with 1001, then stops accepting and waits for requests in flight.
+    pub async fn stop(&self) {
+        let _ = self.shutdown.send(true);
+        self.server.stop(true).await;
+    }
+
+    /// Stops at once, without waiting for requests in flight.
+    pub fn abort(&self) {
+        let _ = self.shutdown.send(true);
+        drop(self.server.stop(false));
     }
 }
 

@@ -45,6 +45,17 @@ impl Store {
         rows.into_iter().map(event_from_row).collect()
     }
 
+    /// The organization's latest event sequence number; 0 before its first event.
+    pub async fn latest_event_sequence(
+        &self,
+        organization_id: OrganizationId,
+    ) -> Result<i64, StoreError> {
+        let row = crate::entities::organization::Entity::find_by_id(organization_id.as_uuid())
+            .one(&self.db)
+            .await?;
+        Ok(row.map_or(0, |row| row.event_sequence))
+    }
+
     /// The oldest sequence number still in the outbox for the organization, if any.
     pub async fn oldest_event_sequence(
         &self,

@@ -66,9 +66,9 @@ impl Actor {
     }
 }
 
-/// A callback run after a transaction with new events commits, with the organization whose
-/// outbox grew. The event relay uses it to publish without polling.
-pub type CommitHook = Arc<dyn Fn(OrganizationId) + Send + Sync>;
+/// A callback run after a transaction with new events commits, with those events in sequence
+/// order. The event relay uses it to publish without polling.
+pub type CommitHook = Arc<dyn Fn(&[headway_domain::events::Event]) + Send + Sync>;
 
 /// Storage of every record, scoped by organization.
 #[derive(Clone)]
@@ -97,6 +97,11 @@ impl Store {
     pub fn with_commit_hook(mut self, hook: CommitHook) -> Self {
         self.commit_hook = Some(hook);
         self
+    }
+
+    /// Sets the hook that runs after every commit that wrote events.
+    pub fn set_commit_hook(&mut self, hook: CommitHook) {
+        self.commit_hook = Some(hook);
     }
 
     pub fn connection(&self) -> &DatabaseConnection {

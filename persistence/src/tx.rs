@@ -103,7 +103,7 @@ impl WriteTx {
         if !stored.is_empty()
             && let Some(hook) = &store.commit_hook
         {
-            hook(actor.organization_id);
+            hook(&stored);
         }
         Ok(stored)
     }

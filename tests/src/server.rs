@@ -43,7 +43,7 @@ pub struct TestServer {
     /// The text of every statement, in order, for tests that explain a count.
     pub statement_log: Arc<std::sync::Mutex<Vec<String>>>,
     pub client: reqwest::Client,
-    handle: actix_web::dev::ServerHandle,
+    stopper: headway_api::startup::Stopper,
     pub database: TestDatabase,
 }
 
@@ -85,9 +85,11 @@ impl TestServer {
         serve.listen = "127.0.0.1:0".parse().unwrap();
         serve.workers = 2;
         configure(&mut serve);
-        let application = Application::build(&serve, store.clone(), authenticator.clone()).unwrap();
+        let application = Application::build(&serve, store.clone(), authenticator.clone())
+            .await
+            .unwrap();
         let address = application.address();
-        let handle = application.handle();
+        let stopper = application.stopper();
         tokio::spawn(application.run_until_stopped());
         Self {
             address,
@@ -98,7 +100,7 @@ impl TestServer {
             statements,
             statement_log,
             client: reqwest::Client::new(),
-            handle,
+            stopper,
             database,
         }
     }
@@ -232,7 +234,6 @@ impl TestServer {
 
 impl Drop for TestServer {
     fn drop(&mut self) {
-        // Sends the stop command now; the returned future only waits for completion.
-        drop(self.handle.stop(false));
+        self.stopper.abort();
     }
 }

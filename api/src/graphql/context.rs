@@ -94,8 +94,12 @@ impl Permission {
 pub struct RequestState {
     pub principal: Principal,
     pub request_id: String,
-    /// The request's time: every time-dependent figure of one response uses it.
-    pub now: DateTime<Utc>,
+    /// The request's time: every time-dependent figure of one response uses it. `None` for
+    /// subscriptions, whose events each read the clock when they resolve.
+    pub now: Option<DateTime<Utc>>,
+    /// Whether records read once are reused for the rest of the request; off for
+    /// subscriptions, which live long and must see changes.
+    memoize: bool,
     organization: OnceCell<Organization>,
     /// Every cycle of the organization by id, read once per request: pace, expected
     /// progress and staleness need a cycle for each objective and key result, and an
@@ -108,7 +112,20 @@ impl RequestState {
         Self {
             principal,
             request_id,
-            now,
+            now: Some(now),
+            memoize: true,
+            organization: OnceCell::new(),
+            cycles: OnceCell::new(),
+        }
+    }
+
+    /// The state of a long-lived operation such as a subscription.
+    pub fn live(principal: Principal, request_id: String) -> Self {
+        Self {
+            principal,
+            request_id,
+            now: None,
+            memoize: false,
             organization: OnceCell::new(),
             cycles: OnceCell::new(),
         }
@@ -130,19 +147,22 @@ pub trait ContextExt {
             .map(|actor| actor.organization_id)
     }
 
-    /// The request time.
+    /// The request time, or the current time in a subscription.
     fn now(&self) -> Result<DateTime<Utc>, ApiError> {
-        Ok(self.state()?.now)
+        match self.state()?.now {
+            Some(now) => Ok(now),
+            None => Ok(self.store()?.now()),
+        }
     }
 
     /// The organization the request acts on, read once per request.
-    fn organization(&self) -> impl Future<Output = Result<&Organization, ApiError>> + Send;
+    fn organization(&self) -> impl Future<Output = Result<Organization, ApiError>> + Send;
 
     /// A cycle of the organization with its window in the organization's time zone.
     fn cycle_window(
         &self,
         cycle_id: CycleId,
-    ) -> impl Future<Output = Result<(&Cycle, CycleWindow), ApiError>> + Send;
+    ) -> impl Future<Output = Result<(Cycle, CycleWindow), ApiError>> + Send;
 }
 
 fn missing(what: &str) -> ApiError {
@@ -188,46 +208,56 @@ impl ContextExt for Context<'_> {
         Ok(Actor::user(membership.organization_id, user.user.id))
     }
 
-    async fn organization(&self) -> Result<&Organization, ApiError> {
+    async fn organization(&self) -> Result<Organization, ApiError> {
         let state = self.state()?;
         let organization_id = self.read_scope()?;
         let store = self.store()?;
-        state
-            .organization
-            .get_or_try_init(|| async move {
-                store
-                    .organization(organization_id)
-                    .await
-                    .map_err(store_failure)?
-                    .ok_or_else(|| {
-                        ApiError::forbidden("the organization of this request no longer exists")
-                    })
-            })
-            .await
+        let read = || async move {
+            store
+                .organization(organization_id)
+                .await
+                .map_err(store_failure)?
+                .ok_or_else(|| {
+                    ApiError::forbidden("the organization of this request no longer exists")
+                })
+        };
+        // A subscription lives for hours, so it reads the organization for every event.
+        if !state.memoize {
+            return read().await;
+        }
+        state.organization.get_or_try_init(read).await.cloned()
     }
 
-    async fn cycle_window(&self, cycle_id: CycleId) -> Result<(&Cycle, CycleWindow), ApiError> {
+    async fn cycle_window(&self, cycle_id: CycleId) -> Result<(Cycle, CycleWindow), ApiError> {
         let state = self.state()?;
         let organization_id = self.read_scope()?;
         let store = self.store()?;
         let time_zone = self.organization().await?.settings.time_zone;
-        let cycles = state
-            .cycles
-            .get_or_try_init(|| async move {
-                let cycles = store
-                    .cycles_of_organization(organization_id)
-                    .await
-                    .map_err(store_failure)?;
-                Ok::<_, ApiError>(cycles.into_iter().map(|cycle| (cycle.id, cycle)).collect())
-            })
-            .await?;
-        let cycle = cycles.get(&cycle_id).ok_or_else(|| {
+        let cycle = if state.memoize {
+            let cycles = state
+                .cycles
+                .get_or_try_init(|| async move {
+                    let cycles = store
+                        .cycles_of_organization(organization_id)
+                        .await
+                        .map_err(store_failure)?;
+                    Ok::<_, ApiError>(cycles.into_iter().map(|cycle| (cycle.id, cycle)).collect())
+                })
+                .await?;
+            cycles.get(&cycle_id).cloned()
+        } else {
+            store
+                .cycles_by_ids(organization_id, &[cycle_id])
+                .await
+                .map_err(store_failure)?
+                .into_iter()
+                .next()
+        };
+        let cycle = cycle.ok_or_else(|| {
             tracing::error!(cycle_id = %cycle_id, "cycle of a record missing");
             ApiError::internal()
         })?;
-        Ok((
-            cycle,
-            CycleWindow::new(cycle.start_date, cycle.end_date, time_zone),
-        ))
+        let window = CycleWindow::new(cycle.start_date, cycle.end_date, time_zone);
+        Ok((cycle, window))
     }
 }

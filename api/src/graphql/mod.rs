@@ -11,11 +11,14 @@ pub mod objects;
 pub mod prefetch;
 pub mod query;
 pub mod scalars;
+pub mod subscription;
 
-use async_graphql::{EmptySubscription, Schema, SchemaBuilder};
+use async_graphql::{Schema, SchemaBuilder};
 use headway_persistence::Store;
+use std::sync::Arc;
 
-pub type AppSchema = Schema<query::QueryRoot, mutations::MutationRoot, EmptySubscription>;
+pub type AppSchema =
+    Schema<query::QueryRoot, mutations::MutationRoot, subscription::SubscriptionRoot>;
 
 /// Limits that every request is checked against.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -25,18 +28,24 @@ pub struct SchemaLimits {
     pub introspection: bool,
 }
 
-fn builder() -> SchemaBuilder<query::QueryRoot, mutations::MutationRoot, EmptySubscription> {
+fn builder()
+-> SchemaBuilder<query::QueryRoot, mutations::MutationRoot, subscription::SubscriptionRoot> {
     Schema::build(
         query::QueryRoot,
         mutations::MutationRoot::default(),
-        EmptySubscription,
+        subscription::SubscriptionRoot,
     )
 }
 
 /// Builds the schema with its shared data.
-pub fn build_schema(store: Store, limits: SchemaLimits) -> AppSchema {
+pub fn build_schema(
+    store: Store,
+    hub: Arc<crate::live::EventHub>,
+    limits: SchemaLimits,
+) -> AppSchema {
     let mut builder = builder()
         .data(store)
+        .data(hub)
         .extension(limits::Limits(limits.query))
         .limit_recursive_depth(64)
         .limit_directives(16);

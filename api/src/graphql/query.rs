@@ -83,7 +83,7 @@ impl QueryRoot {
 
     /// The organization this request acts on.
     async fn organization(&self, ctx: &Context<'_>) -> async_graphql::Result<Organization> {
-        Ok(Organization(ctx.organization().await?.clone()))
+        Ok(Organization(ctx.organization().await?))
     }
 
     /// Teams, oldest first.

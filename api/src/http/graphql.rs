@@ -243,8 +243,16 @@ pub async fn post(
     execute(&request, state, response_type, batch, request_id).await
 }
 
-/// `GET /graphql`: GraphiQL for browsers, and queries in the URL for everyone else.
-pub async fn get(request: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+/// `GET /graphql`: WebSocket upgrades, GraphiQL for browsers, and queries in the URL for
+/// everyone else.
+pub async fn get(
+    request: HttpRequest,
+    body: web::Payload,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    if crate::ws::is_upgrade(&request) {
+        return crate::ws::upgrade(request, body, state).await;
+    }
     let request_id = request_id(&request);
     let accept = header_text(&request, "accept");
     let has_query =

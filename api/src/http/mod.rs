@@ -25,6 +25,19 @@ pub struct AppState {
     pub store: Store,
     pub authenticator: Authenticator,
     pub limits: HttpLimits,
+    pub sockets: crate::ws::SocketSettings,
+    /// Flips to `true` when the server begins to shut down.
+    pub shutdown: tokio::sync::watch::Receiver<bool>,
+    /// Open WebSocket connections.
+    pub open_sockets: std::sync::atomic::AtomicI64,
+}
+
+impl AppState {
+    /// Counts WebSocket connections opening (`1`) and closing (`-1`).
+    pub fn metrics_sockets(&self, delta: i64) {
+        self.open_sockets
+            .fetch_add(delta, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 /// Registers the routes.

@@ -36,9 +36,9 @@ pub enum Node {
 pub async fn resolve_node(ctx: &Context<'_>, id: GlobalId) -> async_graphql::Result<Option<Node>> {
     let organization_id = ctx.read_scope()?;
     Ok(match id.kind {
-        NodeKind::Organization if organization_id.as_uuid() == id.uuid => Some(Node::Organization(
-            Organization(ctx.organization().await?.clone()),
-        )),
+        NodeKind::Organization if organization_id.as_uuid() == id.uuid => {
+            Some(Node::Organization(Organization(ctx.organization().await?)))
+        }
         NodeKind::Organization => None,
         NodeKind::User => load_one(ctx, UserId::from(id.uuid))
             .await?

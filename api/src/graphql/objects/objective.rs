@@ -45,7 +45,7 @@ impl Objective {
     }
 
     async fn cycle(&self, ctx: &Context<'_>) -> async_graphql::Result<Cycle> {
-        Ok(Cycle(ctx.cycle_window(self.0.cycle_id).await?.0.clone()))
+        Ok(Cycle(ctx.cycle_window(self.0.cycle_id).await?.0))
     }
 
     async fn team(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Team>> {

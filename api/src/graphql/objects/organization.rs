@@ -192,7 +192,7 @@ impl Viewer {
         if ctx.state()?.principal.organization_id().is_none() {
             return Ok(None);
         }
-        Ok(Some(Organization(ctx.organization().await?.clone())))
+        Ok(Some(Organization(ctx.organization().await?)))
     }
 
     /// The user's role in that organization.
