@@ -177,3 +177,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         },
     }
 }
+
+/// Runs the command line of this process on the actix runtime, with logs on stderr.
+pub fn main() -> std::process::ExitCode {
+    crate::telemetry::init();
+    let cli = Cli::parse();
+    let outcome = actix_web::rt::System::new().block_on(run(cli));
+    match outcome {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!(error = format!("{error:#}"), "headway failed");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

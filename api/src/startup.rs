@@ -162,6 +162,7 @@ impl Application {
             },
             shutdown: shutdown_signal,
             open_sockets: AtomicI64::new(0),
+            redis: live.redis.clone(),
         });
         let listener = TcpListener::bind(serve.listen)
             .with_context(|| format!("failed to listen on {}", serve.listen))?;

@@ -7,7 +7,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 pub mod database;
+pub mod replica;
 pub mod server;
+pub mod ws;
 
 pub use database::TestDatabase;
 pub use server::{Session, TestServer};

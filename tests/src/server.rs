@@ -17,9 +17,25 @@ pub const TEST_SECRET: &str = "test-secret-that-is-long-enough-for-hs256-keys";
 pub const TEST_ISSUER: &str = "headway-tests";
 pub const TEST_AUDIENCE: &str = "headway-api";
 
+/// The variable that makes test servers relay events through Redis.
+pub const REDIS_URL_VARIABLE: &str = "HEADWAY_TEST_REDIS_URL";
+
 /// The instant a test server's clock starts at: mid-February 2026, 46 days into Q1.
 pub fn default_now() -> DateTime<Utc> {
     "2026-02-15T12:00:00Z".parse().unwrap()
+}
+
+/// Fails the test when the configured Redis does not accept connections.
+fn require_redis(url: &str) {
+    let parsed = reqwest::Url::parse(url)
+        .unwrap_or_else(|error| panic!("{REDIS_URL_VARIABLE}={url} is not a URL: {error}"));
+    let host = parsed.host_str().unwrap_or("127.0.0.1");
+    let port = parsed.port().unwrap_or(6379);
+    if std::net::TcpStream::connect((host, port)).is_err() {
+        panic!(
+            "{REDIS_URL_VARIABLE} is set to {url}, but Redis does not answer; start it with `redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save \"\" --appendonly no` or unset the variable"
+        );
+    }
 }
 
 /// A signed-in user of one organization.
@@ -54,7 +70,11 @@ impl TestServer {
 
     /// Starts a server after `configure` adjusted its settings.
     pub async fn start_with(configure: impl FnOnce(&mut ServeArgs)) -> Self {
-        let database = TestDatabase::create().await;
+        Self::start_on(TestDatabase::create().await, configure).await
+    }
+
+    /// Starts a server on an existing database.
+    pub async fn start_on(database: TestDatabase, configure: impl FnOnce(&mut ServeArgs)) -> Self {
         let clock = ManualClock::new(default_now());
         let mut db = headway_persistence::connect(&database.url, 8)
             .await
@@ -84,6 +104,14 @@ impl TestServer {
         let mut serve = ServeArgs::defaults();
         serve.listen = "127.0.0.1:0".parse().unwrap();
         serve.workers = 2;
+        // With Redis configured, events travel through it on a channel of this server's own.
+        if let Ok(redis_url) = std::env::var(REDIS_URL_VARIABLE)
+            && !redis_url.trim().is_empty()
+        {
+            require_redis(&redis_url);
+            serve.redis_url = Some(redis_url);
+            serve.redis_channel = format!("headway:test:{}", uuid::Uuid::now_v7().simple());
+        }
         configure(&mut serve);
         let application = Application::build(&serve, store.clone(), authenticator.clone())
             .await
@@ -208,6 +236,11 @@ impl TestServer {
             user_id: viewer["viewer"]["user"]["id"].as_str().unwrap().to_owned(),
             email,
         }
+    }
+
+    /// Stops the server gracefully: sockets close with 1001 and requests in flight finish.
+    pub async fn stop(&self) {
+        self.stopper.stop().await;
     }
 
     /// The number of SQL statements run so far.

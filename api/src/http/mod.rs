@@ -30,6 +30,8 @@ pub struct AppState {
     pub shutdown: tokio::sync::watch::Receiver<bool>,
     /// Open WebSocket connections.
     pub open_sockets: std::sync::atomic::AtomicI64,
+    /// The Redis bus, when Redis is configured.
+    pub redis: Option<std::sync::Arc<crate::live::redis_bus::RedisBus>>,
 }
 
 impl AppState {
@@ -64,19 +66,27 @@ async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(json!({ "status": "ok" }))
 }
 
-/// The process can serve: the database answers and its migrations are current.
+/// The process can serve: the database answers, its migrations are current, and Redis
+/// answers when it is configured.
 async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let database = state.store.ping().await.is_ok();
     let migrations = database
         && headway_persistence::connect::migrations_current(state.store.connection())
             .await
             .unwrap_or(false);
+    let redis = match &state.redis {
+        Some(redis) => Some((redis.ping().await, redis.is_connected())),
+        None => None,
+    };
+    let redis_ok = redis.is_none_or(|(answers, _)| answers);
+    let ready = database && migrations && redis_ok;
     let body = json!({
-        "status": if database && migrations { "ready" } else { "unready" },
+        "status": if ready { "ready" } else { "unready" },
         "database": database,
         "migrations": migrations,
+        "redis": redis.map(|(answers, subscribed)| json!({ "answers": answers, "subscribed": subscribed })),
     });
-    if database && migrations {
+    if ready {
         HttpResponse::Ok().json(body)
     } else {
         HttpResponse::ServiceUnavailable().json(body)

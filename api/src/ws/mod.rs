@@ -91,6 +91,7 @@ struct Handshake {
 
 /// What a subscription task reports to its connection.
 enum Outgoing {
+    Failed { id: String, errors: Value },
     Response { id: String, response: Box<Response> },
     Done { id: String },
 }
@@ -204,6 +205,11 @@ async fn serve(
             }
             Some(message) = outgoing.recv() => {
                 let text = match message {
+                    Outgoing::Failed { id, errors } => {
+                        // An operation that fails before its first result ends with `error`.
+                        if subscriptions.remove(&id).is_none() { continue; }
+                        protocol.error(&id, errors)
+                    }
                     Outgoing::Response { id, response } => {
                         // Nothing reaches a client for an id it already completed.
                         if !subscriptions.contains_key(&id) { continue; }
@@ -292,11 +298,19 @@ fn start(
     let schema = state.schema.clone();
     let task = actix_web::rt::spawn(async move {
         let mut responses = schema.execute_stream(request);
+        let mut first = true;
         while let Some(response) = responses.next().await {
+            if first && response.data == async_graphql::Value::Null && !response.errors.is_empty() {
+                let errors = serde_json::to_value(&response.errors).unwrap_or_else(|_| json!([]));
+                let _ = sender.send(Outgoing::Failed { id, errors });
+                return;
+            }
+            first = false;
+            let response = Box::new(response);
             if sender
                 .send(Outgoing::Response {
                     id: id.clone(),
-                    response: Box::new(response),
+                    response,
                 })
                 .is_err()
             {
