@@ -1,0 +1,3 @@
+//! Benchmarks of Headway; see BENCHMARKS.md.
+
+fn main() {}
