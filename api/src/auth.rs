@@ -39,15 +39,42 @@ pub struct Claims {
 /// The longest `sub` claim accepted, in bytes.
 const MAX_SUBJECT_BYTES: usize = 255;
 
-/// Checks identity tokens, and issues them in development mode.
+/// The longest bearer credential accepted, in bytes; a header this large is not a token.
+const MAX_TOKEN_BYTES: usize = 8_192;
+
+/// A key that verifies signatures of one algorithm.
+#[derive(Clone)]
+struct VerificationKey {
+    /// The key id that tokens name in their `kid` header, for keys from a JWKS file.
+    kid: Option<String>,
+    algorithm: Algorithm,
+    key: DecodingKey,
+}
+
+/// The algorithms that Headway accepts; `none` and every other algorithm are rejected.
+const SUPPORTED: [Algorithm; 3] = [Algorithm::HS256, Algorithm::RS256, Algorithm::ES256];
+
+/// Where verification keys come from.
+#[derive(Clone, Debug, Default)]
+pub struct KeySources {
+    /// An HS256 shared secret.
+    pub secret: Option<Vec<u8>>,
+    /// A PEM public key (RSA or P-256) with its algorithm.
+    pub public_key: Option<(Vec<u8>, Algorithm)>,
+    /// A JWKS document with public keys and their key ids.
+    pub jwks: Option<String>,
+}
+
+/// Checks identity tokens, and issues them where an HS256 secret is configured.
 #[derive(Clone)]
 pub struct Authenticator {
-    decoding: DecodingKey,
-    encoding: EncodingKey,
-    validation: Validation,
+    keys: Vec<VerificationKey>,
+    encoding: Option<EncodingKey>,
     issuer: String,
     audience: String,
     leeway: Duration,
+    /// Accepted values of the `typ` header, lower-case.
+    types: Vec<String>,
 }
 
 impl std::fmt::Debug for Authenticator {
@@ -55,7 +82,27 @@ impl std::fmt::Debug for Authenticator {
         f.debug_struct("Authenticator")
             .field("issuer", &self.issuer)
             .field("audience", &self.audience)
+            .field("keys", &self.keys.len())
             .finish_non_exhaustive()
+    }
+}
+
+/// The `typ` header values accepted by default: plain JWTs and OAuth access tokens.
+pub const DEFAULT_TOKEN_TYPES: [&str; 2] = ["JWT", "at+jwt"];
+
+fn jwk_algorithm(jwk: &jsonwebtoken::jwk::Jwk) -> Option<Algorithm> {
+    use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, KeyAlgorithm};
+    match (&jwk.common.key_algorithm, &jwk.algorithm) {
+        (Some(KeyAlgorithm::RS256), _) => Some(Algorithm::RS256),
+        (Some(KeyAlgorithm::ES256), _) => Some(Algorithm::ES256),
+        (Some(_), _) => None,
+        (None, AlgorithmParameters::RSA(_)) => Some(Algorithm::RS256),
+        (None, AlgorithmParameters::EllipticCurve(parameters))
+            if parameters.curve == EllipticCurve::P256 =>
+        {
+            Some(Algorithm::ES256)
+        }
+        (None, _) => None,
     }
 }
 
@@ -67,20 +114,77 @@ impl Authenticator {
         audience: &str,
         leeway: Duration,
     ) -> anyhow::Result<Self> {
-        let mut validation = Validation::new(Algorithm::HS256);
-        validation.set_issuer(&[issuer]);
-        validation.set_audience(&[audience]);
-        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-        // Time claims are checked against the server's clock in `verify`.
-        validation.validate_exp = false;
-        validation.validate_nbf = false;
+        Self::new(
+            KeySources {
+                secret: Some(secret.to_vec()),
+                ..KeySources::default()
+            },
+            issuer,
+            audience,
+            leeway,
+            &DEFAULT_TOKEN_TYPES,
+        )
+    }
+
+    /// An authenticator for the keys of `sources`; at least one key must be configured.
+    pub fn new(
+        sources: KeySources,
+        issuer: &str,
+        audience: &str,
+        leeway: Duration,
+        types: &[&str],
+    ) -> anyhow::Result<Self> {
+        let mut keys = Vec::new();
+        let mut encoding = None;
+        if let Some(secret) = &sources.secret {
+            keys.push(VerificationKey {
+                kid: None,
+                algorithm: Algorithm::HS256,
+                key: DecodingKey::from_secret(secret)?,
+            });
+            encoding = Some(EncodingKey::from_secret(secret)?);
+        }
+        if let Some((pem, algorithm)) = &sources.public_key {
+            let key = match algorithm {
+                Algorithm::RS256 => DecodingKey::from_rsa_pem(pem)?,
+                Algorithm::ES256 => DecodingKey::from_ec_pem(pem)?,
+                other => {
+                    anyhow::bail!("{other:?} is not supported for public keys; use RS256 or ES256")
+                }
+            };
+            keys.push(VerificationKey {
+                kid: None,
+                algorithm: *algorithm,
+                key,
+            });
+        }
+        if let Some(jwks) = &sources.jwks {
+            let set: jsonwebtoken::jwk::JwkSet = serde_json::from_str(jwks)
+                .map_err(|error| anyhow::anyhow!("the JWKS file is not a JWK set: {error}"))?;
+            for jwk in &set.keys {
+                let Some(algorithm) = jwk_algorithm(jwk) else {
+                    tracing::warn!(kid = ?jwk.common.key_id, "skipped a JWKS key that is neither RS256 nor ES256 on P-256");
+                    continue;
+                };
+                keys.push(VerificationKey {
+                    kid: jwk.common.key_id.clone(),
+                    algorithm,
+                    key: DecodingKey::from_jwk(jwk)?,
+                });
+            }
+        }
+        if keys.is_empty() {
+            anyhow::bail!(
+                "no token verification key is configured: set HEADWAY_JWT_SECRET, HEADWAY_JWT_PUBLIC_KEY_FILE or HEADWAY_JWKS_FILE"
+            );
+        }
         Ok(Self {
-            decoding: DecodingKey::from_secret(secret)?,
-            encoding: EncodingKey::from_secret(secret)?,
-            validation,
+            keys,
+            encoding,
             issuer: issuer.to_owned(),
             audience: audience.to_owned(),
             leeway,
+            types: types.iter().map(|kind| kind.to_ascii_lowercase()).collect(),
         })
     }
 
@@ -89,9 +193,44 @@ impl Authenticator {
     pub fn verify(&self, token: &str, now: DateTime<Utc>) -> Result<Claims, ApiError> {
         let invalid =
             || ApiError::unauthenticated("the bearer token is invalid or expired; sign in again");
-        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
-            .map_err(|_| invalid())?;
-        let claims = data.claims;
+        if token.len() > MAX_TOKEN_BYTES {
+            return Err(invalid());
+        }
+        // An unknown algorithm such as `none` fails to parse here.
+        let header = jsonwebtoken::decode_header(token).map_err(|_| invalid())?;
+        // Explicit typing (RFC 8725, section 3.11) keeps other kinds of JWT from passing as
+        // access tokens.
+        let typed = header
+            .typ
+            .as_deref()
+            .is_some_and(|kind| self.types.contains(&kind.to_ascii_lowercase()));
+        if !typed || !SUPPORTED.contains(&header.alg) {
+            return Err(invalid());
+        }
+        // Only keys made for the token's algorithm are tried, so that an RSA public key can
+        // never serve as an HMAC secret.
+        let candidates = self.keys.iter().filter(|key| {
+            key.algorithm == header.alg
+                && match (&header.kid, &key.kid) {
+                    (Some(wanted), Some(kid)) => wanted == kid,
+                    _ => true,
+                }
+        });
+        let mut claims = None;
+        for key in candidates {
+            let mut validation = Validation::new(key.algorithm);
+            validation.set_issuer(&[&self.issuer]);
+            validation.set_audience(&[&self.audience]);
+            validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+            // Time claims are checked against the server's clock below.
+            validation.validate_exp = false;
+            validation.validate_nbf = false;
+            if let Ok(data) = jsonwebtoken::decode::<Claims>(token, &key.key, &validation) {
+                claims = Some(data.claims);
+                break;
+            }
+        }
+        let claims = claims.ok_or_else(invalid)?;
         let now_seconds = now.timestamp();
         let leeway = self.leeway.num_seconds();
         if claims.exp + leeway < now_seconds {
@@ -106,7 +245,7 @@ impl Authenticator {
         Ok(claims)
     }
 
-    /// Signs a token for a user, valid for `ttl` from `now`.
+    /// Signs an HS256 token for a user, valid for `ttl` from `now`.
     pub fn issue(
         &self,
         subject: &str,
@@ -115,6 +254,9 @@ impl Authenticator {
         now: DateTime<Utc>,
         ttl: Duration,
     ) -> anyhow::Result<String> {
+        let encoding = self.encoding.as_ref().ok_or_else(|| {
+            anyhow::anyhow!("issuing tokens needs an HS256 secret (HEADWAY_JWT_SECRET)")
+        })?;
         let claims = Claims {
             sub: subject.to_owned(),
             iss: self.issuer.clone(),
@@ -128,7 +270,7 @@ impl Authenticator {
         Ok(jsonwebtoken::encode(
             &Header::new(Algorithm::HS256),
             &claims,
-            &self.encoding,
+            encoding,
         )?)
     }
 }
@@ -152,6 +294,18 @@ pub async fn authenticate(
         .ok_or_else(|| {
             ApiError::unauthenticated("the Authorization header must be \"Bearer <token>\"")
         })?;
+    if headway_persistence::api_tokens::is_api_token(token) {
+        return match store
+            .authenticate_api_token(token)
+            .await
+            .map_err(store_failure)?
+        {
+            Some(api_token) => Ok(Principal::ApiToken(api_token)),
+            None => Err(ApiError::unauthenticated(
+                "the API token is invalid, expired or revoked; ask an admin for a new one",
+            )),
+        };
+    }
     let claims = authenticator.verify(token, now)?;
     let user_claims = UserClaims {
         external_id: claims.sub,

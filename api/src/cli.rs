@@ -2,10 +2,15 @@
 
 use crate::config::{AuthArgs, DatabaseArgs, Mode, ServeArgs};
 use crate::demo;
+use crate::graphql::ids::{Typed, decode};
 use crate::startup::{self, Application};
-use anyhow::{Context as _, bail};
+use anyhow::{Context as _, anyhow, bail};
 use clap::{Parser, Subcommand};
+use headway_domain::access::{Scope, Scopes};
 use headway_domain::clock::{Clock, SystemClock};
+use headway_domain::ids::{ApiTokenId, OrganizationId};
+use headway_domain::values::Name;
+use headway_persistence::{Actor, NewApiToken, PageRequest};
 use std::io::Write as _;
 use std::sync::Arc;
 
@@ -55,6 +60,44 @@ pub enum Command {
 
 #[derive(Debug, Subcommand)]
 pub enum TokenCommand {
+    /// Creates an API token for an integration and prints its secret, which is shown once.
+    Create {
+        #[command(flatten)]
+        database: DatabaseArgs,
+        /// The organization's global id, such as `org_0191…`.
+        #[arg(long)]
+        organization: String,
+        /// What the token is for, such as "CRM sync".
+        #[arg(long)]
+        name: String,
+        /// Comma-separated scopes: read, write, ingest, admin.
+        #[arg(long, value_delimiter = ',', required = true)]
+        scopes: Vec<String>,
+        /// Days until the token expires; it never expires when left out.
+        #[arg(long)]
+        expires_in_days: Option<u32>,
+    },
+    /// Lists an organization's API tokens, never their secrets.
+    List {
+        #[command(flatten)]
+        database: DatabaseArgs,
+        /// The organization's global id.
+        #[arg(long)]
+        organization: String,
+        /// Include revoked tokens.
+        #[arg(long)]
+        include_revoked: bool,
+    },
+    /// Revokes an API token.
+    Revoke {
+        #[command(flatten)]
+        database: DatabaseArgs,
+        /// The organization's global id.
+        #[arg(long)]
+        organization: String,
+        /// The token's global id, such as `tok_0191…`.
+        id: String,
+    },
     /// Prints a signed bearer token for a user (development mode only).
     Issue {
         #[command(flatten)]
@@ -72,6 +115,11 @@ pub enum TokenCommand {
         #[arg(long, default_value_t = 24)]
         ttl_hours: u32,
     },
+}
+
+fn parse_id<T: Typed>(argument: &str, text: &str) -> anyhow::Result<T> {
+    decode::<T>(&async_graphql::ID(text.to_owned()))
+        .map_err(|error| anyhow!("{argument}: {}", error.message))
 }
 
 /// Writes a line to standard output; the command line's results go there, logs go to stderr.
@@ -154,6 +202,116 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Token { command } => match command {
+            TokenCommand::Create {
+                database,
+                organization,
+                name,
+                scopes,
+                expires_in_days,
+            } => {
+                let organization_id = parse_id::<OrganizationId>("--organization", &organization)?;
+                let scopes = scopes
+                    .iter()
+                    .map(|scope| {
+                        Scope::from_name(scope.trim())
+                            .ok_or_else(|| anyhow!("--scopes: \"{scope}\" is not a scope; use read, write, ingest or admin"))
+                    })
+                    .collect::<anyhow::Result<Vec<_>>>()?;
+                let scopes =
+                    Scopes::new(scopes).map_err(|error| anyhow!("--scopes {}", error.message))?;
+                let name =
+                    Name::parse(&name).map_err(|error| anyhow!("--name {}", error.message))?;
+                let store = startup::open_store(&database, clock.clone()).await?;
+                let expires_at = expires_in_days
+                    .map(|days| store.now() + chrono::Duration::days(i64::from(days)));
+                let actor = Actor {
+                    organization_id,
+                    user_id: None,
+                    api_token_id: None,
+                };
+                let (token, secret) = store
+                    .create_api_token(
+                        actor,
+                        NewApiToken {
+                            name,
+                            scopes,
+                            expires_at,
+                        },
+                    )
+                    .await
+                    .map_err(|error| anyhow!("failed to create the token: {error}"))?;
+                say(&format!(
+                    "Created {} ({}) with scopes {}. Its secret, shown only now:\n\n  {secret}\n\nSend it as `Authorization: Bearer {secret}`.",
+                    token.id.to_global().as_str(),
+                    token.name,
+                    token.scopes.to_text()
+                ))
+            }
+            TokenCommand::List {
+                database,
+                organization,
+                include_revoked,
+            } => {
+                let organization_id = parse_id::<OrganizationId>("--organization", &organization)?;
+                let store = startup::open_store(&database, clock.clone()).await?;
+                let mut request = PageRequest {
+                    first: Some(100),
+                    ..PageRequest::default()
+                };
+                say("id\tname\tscopes\tcreated\tlast used\texpires\trevoked")?;
+                loop {
+                    let page = store
+                        .api_tokens_page(organization_id, include_revoked, request)
+                        .await
+                        .map_err(|error| anyhow!("failed to list tokens: {error}"))?;
+                    let show = |instant: Option<chrono::DateTime<chrono::Utc>>| {
+                        instant.map_or_else(|| "-".to_owned(), |instant| instant.to_rfc3339())
+                    };
+                    for token in &page.items {
+                        say(&format!(
+                            "{}\t{}\t{}\t{}\t{}\t{}\t{}",
+                            token.id.to_global().as_str(),
+                            token.name,
+                            token.scopes.to_text(),
+                            token.created_at.to_rfc3339(),
+                            show(token.last_used_at),
+                            show(token.expires_at),
+                            show(token.revoked_at)
+                        ))?;
+                    }
+                    match page.items.last() {
+                        Some(last) if page.has_next_page => {
+                            request.after =
+                                Some(crate::graphql::connection::id_cursor(last.id.as_uuid()));
+                        }
+                        _ => break,
+                    }
+                }
+                Ok(())
+            }
+            TokenCommand::Revoke {
+                database,
+                organization,
+                id,
+            } => {
+                let organization_id = parse_id::<OrganizationId>("--organization", &organization)?;
+                let token_id = parse_id::<ApiTokenId>("ID", &id)?;
+                let store = startup::open_store(&database, clock.clone()).await?;
+                let actor = Actor {
+                    organization_id,
+                    user_id: None,
+                    api_token_id: None,
+                };
+                let token = store
+                    .revoke_api_token(actor, token_id)
+                    .await
+                    .map_err(|error| anyhow!("failed to revoke the token: {error}"))?;
+                say(&format!(
+                    "Revoked {} ({})",
+                    token.id.to_global().as_str(),
+                    token.name
+                ))
+            }
             TokenCommand::Issue {
                 auth,
                 subject,

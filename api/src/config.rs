@@ -17,6 +17,15 @@ pub enum Mode {
     Production,
 }
 
+/// An algorithm of a public verification key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum PublicKeyAlgorithm {
+    #[value(name = "RS256")]
+    Rs256,
+    #[value(name = "ES256")]
+    Es256,
+}
+
 /// Settings shared by every command that opens the database.
 #[derive(Clone, Debug, Args)]
 pub struct DatabaseArgs {
@@ -44,6 +53,29 @@ pub struct AuthArgs {
     /// a random one is generated into `--dev-key-file` when this is not set.
     #[arg(long, env = "HEADWAY_JWT_SECRET", hide_env_values = true)]
     pub jwt_secret: Option<String>,
+
+    /// A PEM file with the identity provider's public key (RSA or P-256) for RS256 or ES256
+    /// tokens.
+    #[arg(long, env = "HEADWAY_JWT_PUBLIC_KEY_FILE")]
+    pub jwt_public_key_file: Option<PathBuf>,
+
+    /// The algorithm of `--jwt-public-key-file`: `RS256` or `ES256`.
+    #[arg(long, env = "HEADWAY_JWT_PUBLIC_KEY_ALGORITHM", value_enum, default_value_t = PublicKeyAlgorithm::Rs256)]
+    pub jwt_public_key_algorithm: PublicKeyAlgorithm,
+
+    /// A JWKS file (JSON) with the identity provider's public keys, chosen by each token's
+    /// `kid`.
+    #[arg(long, env = "HEADWAY_JWKS_FILE")]
+    pub jwks_file: Option<PathBuf>,
+
+    /// Comma-separated values of the `typ` header that tokens may carry.
+    #[arg(
+        long,
+        env = "HEADWAY_JWT_TYPES",
+        value_delimiter = ',',
+        default_value = "JWT,at+jwt"
+    )]
+    pub jwt_types: Vec<String>,
 
     /// The `iss` claim that tokens must carry.
     #[arg(long, env = "HEADWAY_JWT_ISSUER", default_value = "headway")]
@@ -98,6 +130,20 @@ pub struct ServeArgs {
     #[arg(long, env = "HEADWAY_MAX_ALIASES", default_value_t = 50)]
     pub max_aliases: usize,
 
+    /// Requests per second that one user, API token or anonymous address may sustain; 0
+    /// turns rate limiting off. With Redis configured the limit holds across replicas.
+    #[arg(long, env = "HEADWAY_RATE_LIMIT_PER_SECOND", default_value_t = 50.0)]
+    pub rate_limit_per_second: f64,
+
+    /// Requests a principal may send at once after a quiet period.
+    #[arg(long, env = "HEADWAY_RATE_LIMIT_BURST", default_value_t = 100.0)]
+    pub rate_limit_burst: f64,
+
+    /// Whether error messages suggest similar field names (`true` or `false`); turn it off
+    /// in production together with introspection.
+    #[arg(long, env = "HEADWAY_FIELD_SUGGESTIONS", default_value_t = true, action = clap::ArgAction::Set)]
+    pub field_suggestions: bool,
+
     /// Whether clients may introspect the schema (`true` or `false`).
     #[arg(long, env = "HEADWAY_INTROSPECTION", default_value_t = true, action = clap::ArgAction::Set)]
     pub introspection: bool,
@@ -150,6 +196,9 @@ impl ServeArgs {
             max_query_depth: 12,
             max_query_complexity: 50_000,
             max_aliases: 50,
+            rate_limit_per_second: 50.0,
+            rate_limit_burst: 100.0,
+            field_suggestions: true,
             redis_url: None,
             redis_channel: "headway:events".to_owned(),
             event_retention_hours: 168,

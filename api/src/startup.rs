@@ -1,9 +1,11 @@
 //! Building and running the server. Tests call the same functions as `headway serve`.
 
 use crate::auth::Authenticator;
-use crate::config::{AuthArgs, DatabaseArgs, Mode, ServeArgs};
+use crate::auth::KeySources;
+use crate::config::{AuthArgs, DatabaseArgs, Mode, PublicKeyAlgorithm, ServeArgs};
 use crate::graphql::limits::QueryLimits;
 use crate::graphql::{self, SchemaLimits};
+use crate::http::rate_limit::{RateLimiter, RateSettings};
 use crate::http::{self, AppState, HttpLimits};
 use crate::live::{Live, LiveSettings};
 use crate::ws::SocketSettings;
@@ -36,9 +38,9 @@ pub async fn open_store(database: &DatabaseArgs, clock: Arc<dyn Clock>) -> anyho
     Ok(Store::new(db, clock))
 }
 
-/// The HS256 secret: the configured one, or in development mode a generated one kept in the
-/// dev key file.
-pub fn signing_secret(auth: &AuthArgs) -> anyhow::Result<Vec<u8>> {
+/// The HS256 secret: the configured one, or in development mode without any other key a
+/// generated one kept in the dev key file.
+pub fn signing_secret(auth: &AuthArgs) -> anyhow::Result<Option<Vec<u8>>> {
     if let Some(secret) = &auth.jwt_secret {
         if secret.len() < MIN_SECRET_BYTES {
             bail!(
@@ -46,11 +48,15 @@ pub fn signing_secret(auth: &AuthArgs) -> anyhow::Result<Vec<u8>> {
                 secret.len()
             );
         }
-        return Ok(secret.as_bytes().to_vec());
+        return Ok(Some(secret.as_bytes().to_vec()));
+    }
+    let other_keys = auth.jwt_public_key_file.is_some() || auth.jwks_file.is_some();
+    if other_keys {
+        return Ok(None);
     }
     if auth.mode == Mode::Production {
         bail!(
-            "production mode needs a signing key: set HEADWAY_JWT_SECRET (at least {MIN_SECRET_BYTES} bytes)"
+            "production mode needs a verification key: set HEADWAY_JWT_SECRET (at least {MIN_SECRET_BYTES} bytes), HEADWAY_JWT_PUBLIC_KEY_FILE or HEADWAY_JWKS_FILE"
         );
     }
     let path = &auth.dev_key_file;
@@ -65,7 +71,7 @@ pub fn signing_secret(auth: &AuthArgs) -> anyhow::Result<Vec<u8>> {
                 path.display()
             );
         }
-        return Ok(secret.as_bytes().to_vec());
+        return Ok(Some(secret.as_bytes().to_vec()));
     }
     let mut bytes = [0_u8; 32];
     rand::rng().fill_bytes(&mut bytes);
@@ -77,7 +83,7 @@ pub fn signing_secret(auth: &AuthArgs) -> anyhow::Result<Vec<u8>> {
         )
     })?;
     tracing::info!(path = %path.display(), "generated a development signing key");
-    Ok(secret.into_bytes())
+    Ok(Some(secret.into_bytes()))
 }
 
 #[cfg(unix)]
@@ -97,14 +103,50 @@ fn write_private_file(path: &std::path::Path, contents: &str) -> std::io::Result
     std::fs::write(path, contents)
 }
 
+/// The authenticator for the configured keys.
 pub fn authenticator(auth: &AuthArgs) -> anyhow::Result<Authenticator> {
     let secret = signing_secret(auth)?;
-    Authenticator::hs256(
-        &secret,
+    let public_key = match &auth.jwt_public_key_file {
+        Some(path) => {
+            let pem = std::fs::read(path).with_context(|| {
+                format!(
+                    "failed to read HEADWAY_JWT_PUBLIC_KEY_FILE {}",
+                    path.display()
+                )
+            })?;
+            let algorithm = match auth.jwt_public_key_algorithm {
+                PublicKeyAlgorithm::Rs256 => jsonwebtoken::Algorithm::RS256,
+                PublicKeyAlgorithm::Es256 => jsonwebtoken::Algorithm::ES256,
+            };
+            Some((pem, algorithm))
+        }
+        None => None,
+    };
+    let jwks = match &auth.jwks_file {
+        Some(path) => Some(
+            std::fs::read_to_string(path)
+                .with_context(|| format!("failed to read HEADWAY_JWKS_FILE {}", path.display()))?,
+        ),
+        None => None,
+    };
+    let types: Vec<&str> = auth
+        .jwt_types
+        .iter()
+        .map(|kind| kind.trim())
+        .filter(|kind| !kind.is_empty())
+        .collect();
+    Authenticator::new(
+        KeySources {
+            secret,
+            public_key,
+            jwks,
+        },
         &auth.jwt_issuer,
         &auth.jwt_audience,
         chrono::Duration::seconds(i64::from(auth.jwt_leeway_seconds)),
+        &types,
     )
+    .context("the token verification keys are invalid")
 }
 
 /// A built server, bound to its port, not yet running.
@@ -144,6 +186,7 @@ impl Application {
                 max_aliases: serve.max_aliases,
             },
             introspection: serve.introspection,
+            suggestions: serve.field_suggestions,
         };
         let state = web::Data::new(AppState {
             schema: graphql::build_schema(store.clone(), live.hub.clone(), limits),
@@ -163,6 +206,13 @@ impl Application {
             shutdown: shutdown_signal,
             open_sockets: AtomicI64::new(0),
             redis: live.redis.clone(),
+            rate_limiter: RateLimiter::new(
+                RateSettings {
+                    per_second: serve.rate_limit_per_second.max(0.0),
+                    burst: serve.rate_limit_burst.max(1.0),
+                },
+                live.redis.clone(),
+            ),
         });
         let listener = TcpListener::bind(serve.listen)
             .with_context(|| format!("failed to listen on {}", serve.listen))?;

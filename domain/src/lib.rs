@@ -1,6 +1,7 @@
 //! Headway's business rules, free of IO.
 //!
 //! - [`ids`]: typed UUIDv7 identifiers for every record.
+//! - [`access`]: API tokens, their scopes, and the audit log's entries.
 //! - [`error`]: the validation error that names the offending input field.
 //! - [`values`]: validating newtypes (titles, weights, metric values, confidence, time zones).
 //! - [`model`]: organizations, users, teams, cycles, objectives, key results, check-ins,
@@ -13,6 +14,7 @@
 //! - [`events`]: the events that the outbox stores and subscribers receive.
 //! - [`clock`]: the injected source of "now".
 
+pub mod access;
 pub mod alignment;
 pub mod clock;
 pub mod error;

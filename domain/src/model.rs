@@ -104,6 +104,15 @@ pub enum CycleTransition {
 }
 
 impl CycleTransition {
+    /// The mutation that asks for the transition, as the audit log names it.
+    pub const fn action(self) -> &'static str {
+        match self {
+            Self::Activate => "activateCycle",
+            Self::Close => "closeCycle",
+            Self::Reopen => "reopenCycle",
+        }
+    }
+
     /// The state after the transition, or an error naming `state` when the cycle is not in a
     /// state the transition starts from.
     pub fn apply(self, current: CycleState) -> Result<CycleState, ValidationError> {

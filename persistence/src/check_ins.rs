@@ -223,6 +223,13 @@ impl Store {
         };
         let (check_in, key_result) =
             record_and_roll_up(&mut tx, row, &objective, timing, record).await?;
+        tx.audit_row(
+            "createCheckIn",
+            "CheckIn",
+            check_in.id,
+            None,
+            Some(&check_in),
+        );
         if let (Some(key), Some(fingerprint)) = (&input.idempotency_key, &fingerprint) {
             let result = serde_json::json!({ "checkInId": check_in.id });
             idempotency::remember(&tx, key, CREATE_CHECK_IN, fingerprint, &result).await?;

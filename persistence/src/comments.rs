@@ -126,6 +126,7 @@ impl Store {
         }
         .insert(&tx.db)
         .await?;
+        tx.audit_row("createComment", "Comment", row.id, None, Some(&row));
         tx.emit(NewEvent {
             payload: EventPayload::CommentCreated {
                 comment_id: row.id.into(),
@@ -144,15 +145,23 @@ impl Store {
         comment_id: CommentId,
         changes: CommentChanges,
     ) -> Result<Comment, StoreError> {
-        let tx = WriteTx::begin(self, actor).await?;
+        let mut tx = WriteTx::begin(self, actor).await?;
         let row = writable_comment(&tx, comment_id).await?;
         check_version(changes.expected_version, row.version)?;
         let version = row.version;
+        let before = row.clone();
         let mut update = row.into_active_model();
         update.body = Set(changes.body.into_inner());
         update.version = Set(version + 1);
         update.updated_at = Set(tx.now);
         let row = update.update(&tx.db).await?;
+        tx.audit_row(
+            "updateComment",
+            "Comment",
+            row.id,
+            Some(&before),
+            Some(&row),
+        );
         tx.commit(self).await?;
         convert::comment(row)
     }
@@ -163,15 +172,23 @@ impl Store {
         comment_id: CommentId,
         expected_version: Option<i32>,
     ) -> Result<Comment, StoreError> {
-        let tx = WriteTx::begin(self, actor).await?;
+        let mut tx = WriteTx::begin(self, actor).await?;
         let row = writable_comment(&tx, comment_id).await?;
         check_version(expected_version, row.version)?;
         let version = row.version;
+        let before = row.clone();
         let mut update = row.into_active_model();
         update.archived_at = Set(Some(tx.now));
         update.version = Set(version + 1);
         update.updated_at = Set(tx.now);
         let row = update.update(&tx.db).await?;
+        tx.audit_row(
+            "archiveComment",
+            "Comment",
+            row.id,
+            Some(&before),
+            Some(&row),
+        );
         tx.commit(self).await?;
         convert::comment(row)
     }

@@ -158,7 +158,7 @@ impl Store {
             )
             .into());
         }
-        let tx = WriteTx::begin(self, actor).await?;
+        let mut tx = WriteTx::begin(self, actor).await?;
         validate_cycle(&tx, None, input.start_date, input.end_date, input.parent_id).await?;
         let row = cycle::ActiveModel {
             id: Set(CycleId::generate().as_uuid()),
@@ -175,6 +175,7 @@ impl Store {
         }
         .insert(&tx.db)
         .await?;
+        tx.audit_row("createCycle", "Cycle", row.id, None, Some(&row));
         tx.commit(self).await?;
         convert::cycle(row)
     }
@@ -185,7 +186,7 @@ impl Store {
         cycle_id: CycleId,
         changes: CycleChanges,
     ) -> Result<Cycle, StoreError> {
-        let tx = WriteTx::begin(self, actor).await?;
+        let mut tx = WriteTx::begin(self, actor).await?;
         let row = active_cycle(&tx.db, actor.organization_id, cycle_id.as_uuid(), "id").await?;
         check_version(changes.expected_version, row.version)?;
         let start_date = changes.start_date.unwrap_or(row.start_date);
@@ -195,6 +196,7 @@ impl Store {
             .unwrap_or(row.parent_id.map(CycleId::from));
         validate_cycle(&tx, Some(row.id), start_date, end_date, parent_id).await?;
         let version = row.version;
+        let before = row.clone();
         let mut update = row.into_active_model();
         if let Some(name) = changes.name {
             update.name = Set(name.into_inner());
@@ -205,6 +207,7 @@ impl Store {
         update.version = Set(version + 1);
         update.updated_at = Set(tx.now);
         let row = update.update(&tx.db).await?;
+        tx.audit_row("updateCycle", "Cycle", row.id, Some(&before), Some(&row));
         tx.commit(self).await?;
         convert::cycle(row)
     }
@@ -216,7 +219,7 @@ impl Store {
         cycle_id: CycleId,
         expected_version: Option<i32>,
     ) -> Result<Cycle, StoreError> {
-        let tx = WriteTx::begin(self, actor).await?;
+        let mut tx = WriteTx::begin(self, actor).await?;
         let row = active_cycle(&tx.db, actor.organization_id, cycle_id.as_uuid(), "id").await?;
         check_version(expected_version, row.version)?;
         let live_objective = objective::Entity::find_in(actor.organization_id)
@@ -246,11 +249,13 @@ impl Store {
             .into());
         }
         let version = row.version;
+        let before = row.clone();
         let mut update = row.into_active_model();
         update.archived_at = Set(Some(tx.now));
         update.version = Set(version + 1);
         update.updated_at = Set(tx.now);
         let row = update.update(&tx.db).await?;
+        tx.audit_row("archiveCycle", "Cycle", row.id, Some(&before), Some(&row));
         tx.commit(self).await?;
         convert::cycle(row)
     }
@@ -285,11 +290,19 @@ impl Store {
             scope: cycle_scope(&row),
         });
         let version = row.version;
+        let before = row.clone();
         let mut update = row.into_active_model();
         update.state = Set(state.as_str().to_owned());
         update.version = Set(version + 1);
         update.updated_at = Set(tx.now);
         let row = update.update(&tx.db).await?;
+        tx.audit_row(
+            transition.action(),
+            "Cycle",
+            row.id,
+            Some(&before),
+            Some(&row),
+        );
         tx.commit(self).await?;
         convert::cycle(row)
     }

@@ -8,7 +8,7 @@ macro_rules! entity {
         pub mod $module {
             use sea_orm::entity::prelude::*;
 
-            #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+            #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize)]
             #[sea_orm(table_name = $table)]
             pub struct Model {
                 $($field)*
@@ -243,4 +243,33 @@ entity!(idempotency_key, "idempotency_keys", {
     pub fingerprint: String,
     pub result: String,
     pub created_at: DateTimeUtc,
+});
+
+entity!(api_token, "api_tokens", {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub organization_id: Uuid,
+    pub name: String,
+    #[sea_orm(unique)]
+    pub lookup: String,
+    pub secret_hash: String,
+    pub scopes: String,
+    pub created_by: Option<Uuid>,
+    pub created_at: DateTimeUtc,
+    pub expires_at: Option<DateTimeUtc>,
+    pub last_used_at: Option<DateTimeUtc>,
+    pub revoked_at: Option<DateTimeUtc>,
+});
+
+entity!(audit_entry, "audit_entries", {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub organization_id: Uuid,
+    pub user_id: Option<Uuid>,
+    pub api_token_id: Option<Uuid>,
+    pub action: String,
+    pub record_type: String,
+    pub record_id: Uuid,
+    pub changes: String,
+    pub occurred_at: DateTimeUtc,
 });

@@ -262,6 +262,7 @@ impl Store {
         }
         .insert(&tx.db)
         .await?;
+        tx.audit_row("createKeyResult", "KeyResult", row.id, None, Some(&row));
         let timing = rollup::cycle_timing(&tx, objective.cycle_id).await?;
         let row = follow_kpi(&mut tx, row, &objective, timing).await?;
         rollup::roll_up(&mut tx, objective.id.into()).await?;
@@ -332,6 +333,7 @@ impl Store {
         let new_ratio = progress::key_result_ratio(&measure, current_value);
         let timing = rollup::cycle_timing(&tx, objective.cycle_id).await?;
         let version = row.version;
+        let before = row.clone();
         let mut update = row.into_active_model();
         if let Some(title) = changes.title {
             update.title = Set(title.into_inner());
@@ -367,6 +369,13 @@ impl Store {
         update.version = Set(version + 1);
         update.updated_at = Set(tx.now);
         let row = update.update(&tx.db).await?;
+        tx.audit_row(
+            "updateKeyResult",
+            "KeyResult",
+            row.id,
+            Some(&before),
+            Some(&row),
+        );
 
         if new_ratio != old_ratio {
             let scope = rollup::key_result_scope(&row, &objective);
@@ -420,11 +429,19 @@ impl Store {
             scope: rollup::key_result_scope(&row, &objective),
         });
         let version = row.version;
+        let before = row.clone();
         let mut update = row.into_active_model();
         update.archived_at = Set(Some(tx.now));
         update.version = Set(version + 1);
         update.updated_at = Set(tx.now);
         let row = update.update(&tx.db).await?;
+        tx.audit_row(
+            "archiveKeyResult",
+            "KeyResult",
+            row.id,
+            Some(&before),
+            Some(&row),
+        );
         rollup::roll_up(&mut tx, objective.id.into()).await?;
         tx.commit(self).await?;
         convert::key_result(row)

@@ -157,7 +157,7 @@ fn error_code(name: &str) -> ErrorCode {
 
 impl Store {
     pub async fn create_kpi(&self, actor: Actor, input: NewKpi) -> Result<Kpi, StoreError> {
-        let tx = WriteTx::begin(self, actor).await?;
+        let mut tx = WriteTx::begin(self, actor).await?;
         let organization_id = actor.organization_id;
         if let Some(owner_id) = input.owner_id {
             ensure_member(&tx.db, organization_id, owner_id, "ownerId").await?;
@@ -195,6 +195,7 @@ impl Store {
         }
         .insert(&tx.db)
         .await?;
+        tx.audit_row("createKpi", "Kpi", row.id, None, Some(&row));
         tx.commit(self).await?;
         convert::kpi(row)
     }
@@ -205,7 +206,7 @@ impl Store {
         kpi_id: KpiId,
         changes: KpiChanges,
     ) -> Result<Kpi, StoreError> {
-        let tx = WriteTx::begin(self, actor).await?;
+        let mut tx = WriteTx::begin(self, actor).await?;
         let organization_id = actor.organization_id;
         let row = writable_kpi(&tx, kpi_id).await?;
         check_version(changes.expected_version, row.version)?;
@@ -252,6 +253,7 @@ impl Store {
 
         let fields = thresholds.fields();
         let version = row.version;
+        let before = row.clone();
         let mut update = row.into_active_model();
         if let Some(name) = changes.name {
             update.name = Set(name.into_inner());
@@ -282,6 +284,7 @@ impl Store {
         update.version = Set(version + 1);
         update.updated_at = Set(tx.now);
         let row = update.update(&tx.db).await?;
+        tx.audit_row("updateKpi", "Kpi", row.id, Some(&before), Some(&row));
         tx.commit(self).await?;
         convert::kpi(row)
     }
@@ -306,11 +309,13 @@ impl Store {
             scope: kpi_scope(&row),
         });
         let version = row.version;
+        let before = row.clone();
         let mut update = row.into_active_model();
         update.archived_at = Set(Some(tx.now));
         update.version = Set(version + 1);
         update.updated_at = Set(tx.now);
         let row = update.update(&tx.db).await?;
+        tx.audit_row("archiveKpi", "Kpi", row.id, Some(&before), Some(&row));
         tx.commit(self).await?;
         convert::kpi(row)
     }
@@ -487,6 +492,26 @@ impl Store {
                 )
                 .exec_without_returning(&tx.db)
                 .await?;
+        }
+
+        // One audit entry per KPI: how many values, observed when.
+        let mut per_kpi: HashMap<Uuid, (usize, DateTime<Utc>, DateTime<Utc>)> = HashMap::new();
+        for measurement in outcomes.iter().filter_map(|outcome| outcome.as_ref().ok()) {
+            let at = measurement.measurement.observed_at;
+            let entry = per_kpi
+                .entry(measurement.measurement.kpi_id.as_uuid())
+                .or_insert((0, at, at));
+            entry.0 += 1;
+            entry.1 = entry.1.min(at);
+            entry.2 = entry.2.max(at);
+        }
+        for (kpi_id, (count, from, to)) in per_kpi {
+            tx.audit(
+                "recordKpiMeasurements",
+                "Kpi",
+                kpi_id,
+                serde_json::json!({ "measurements": { "count": count, "observedFrom": from, "observedTo": to } }),
+            );
         }
 
         // Move each KPI's latest value, then the key results that follow it.

@@ -8,6 +8,7 @@
 //!   numbers the organization's events gap-free in commit order (the outbox).
 //! - [`entities`] are the table rows; [`convert`] maps them to domain values.
 
+pub mod api_tokens;
 mod check_ins;
 mod comments;
 pub mod connect;
@@ -28,6 +29,7 @@ mod teams;
 mod tx;
 mod users;
 
+pub use api_tokens::{AuditFilter, NewApiToken};
 pub use check_ins::{CheckInOutcome, NewCheckIn};
 pub use comments::{CommentChanges, NewComment};
 pub use connect::{DatabaseKind, connect, migrate};

@@ -226,6 +226,7 @@ impl Store {
         }
         .insert(&tx.db)
         .await?;
+        tx.audit_row("createObjective", "Objective", row.id, None, Some(&row));
         if let Some(parent_id) = input.parent_id {
             rollup::roll_up(&mut tx, parent_id).await?;
         }
@@ -292,6 +293,7 @@ impl Store {
         let old_parent = row.parent_id;
         let version = row.version;
         let scope = objective_scope(&row);
+        let before = row.clone();
         let mut update = row.into_active_model();
         if let Some(title) = changes.title {
             update.title = Set(title.into_inner());
@@ -323,6 +325,13 @@ impl Store {
         update.version = Set(version + 1);
         update.updated_at = Set(tx.now);
         let row = update.update(&tx.db).await?;
+        tx.audit_row(
+            "updateObjective",
+            "Objective",
+            row.id,
+            Some(&before),
+            Some(&row),
+        );
 
         if let Some(state) = changes.state
             && state != old_state
@@ -378,11 +387,19 @@ impl Store {
         });
         let parent = row.parent_id;
         let version = row.version;
+        let before = row.clone();
         let mut update = row.into_active_model();
         update.state = Set(ObjectiveState::Archived.as_str().to_owned());
         update.version = Set(version + 1);
         update.updated_at = Set(tx.now);
         let row = update.update(&tx.db).await?;
+        tx.audit_row(
+            "archiveObjective",
+            "Objective",
+            row.id,
+            Some(&before),
+            Some(&row),
+        );
         if let Some(parent) = parent {
             rollup::roll_up(&mut tx, parent.into()).await?;
         }

@@ -1,7 +1,7 @@
 //! Organizations and their settings.
 
 use crate::convert;
-use crate::entities::{membership, organization};
+use crate::entities::{audit_entry, membership, organization};
 use crate::error::StoreError;
 use crate::tx::WriteTx;
 use crate::{Actor, Store};
@@ -78,6 +78,19 @@ impl Store {
         }
         .insert(&db)
         .await?;
+        audit_entry::ActiveModel {
+            id: Set(headway_domain::ids::AuditEntryId::generate().as_uuid()),
+            organization_id: Set(id.as_uuid()),
+            user_id: Set(Some(owner.as_uuid())),
+            api_token_id: Set(None),
+            action: Set("createOrganization".to_owned()),
+            record_type: Set("Organization".to_owned()),
+            record_id: Set(id.as_uuid()),
+            changes: Set(crate::tx::changed_fields(None, Some(&row)).to_string()),
+            occurred_at: Set(now),
+        }
+        .insert(&db)
+        .await?;
         db.commit().await?;
         Ok((
             convert::organization(row)?,
@@ -103,7 +116,7 @@ impl Store {
         actor: Actor,
         changes: OrganizationChanges,
     ) -> Result<Organization, StoreError> {
-        let tx = WriteTx::begin(self, actor).await?;
+        let mut tx = WriteTx::begin(self, actor).await?;
         let current = tx.organization.clone();
         if let Some(expected) = changes.expected_version
             && expected != current.version
@@ -114,6 +127,7 @@ impl Store {
             .one(&tx.db)
             .await?
             .ok_or(StoreError::OrganizationNotFound)?;
+        let before = row.clone();
         let mut update = row.into_active_model();
         if let Some(name) = changes.name {
             update.name = Set(name.into_inner());
@@ -136,6 +150,13 @@ impl Store {
         update.version = Set(current.version + 1);
         update.updated_at = Set(tx.now);
         let row = update.update(&tx.db).await?;
+        tx.audit_row(
+            "updateOrganization",
+            "Organization",
+            row.id,
+            Some(&before),
+            Some(&row),
+        );
         tx.commit(self).await?;
         convert::organization(row)
     }

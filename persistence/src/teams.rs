@@ -142,7 +142,7 @@ pub(crate) async fn active_team<C: ConnectionTrait>(
 
 impl Store {
     pub async fn create_team(&self, actor: Actor, input: NewTeam) -> Result<Team, StoreError> {
-        let tx = WriteTx::begin(self, actor).await?;
+        let mut tx = WriteTx::begin(self, actor).await?;
         if let Some(parent_id) = input.parent_id {
             validate_team_parent(&tx, None, parent_id).await?;
         }
@@ -163,6 +163,7 @@ impl Store {
         }
         .insert(&tx.db)
         .await?;
+        tx.audit_row("createTeam", "Team", row.id, None, Some(&row));
         tx.commit(self).await?;
         convert::team(row)
     }
@@ -173,7 +174,7 @@ impl Store {
         team_id: TeamId,
         changes: TeamChanges,
     ) -> Result<Team, StoreError> {
-        let tx = WriteTx::begin(self, actor).await?;
+        let mut tx = WriteTx::begin(self, actor).await?;
         let row = active_team(&tx.db, actor.organization_id, team_id, "id").await?;
         check_version(changes.expected_version, row.version)?;
         if let Some(Some(parent_id)) = changes.parent_id {
@@ -183,6 +184,7 @@ impl Store {
             ensure_team_key_free(&tx, key, Some(row.id)).await?;
         }
         let version = row.version;
+        let before = row.clone();
         let mut update = row.into_active_model();
         if let Some(name) = changes.name {
             update.name = Set(name.into_inner());
@@ -199,6 +201,7 @@ impl Store {
         update.version = Set(version + 1);
         update.updated_at = Set(tx.now);
         let row = update.update(&tx.db).await?;
+        tx.audit_row("updateTeam", "Team", row.id, Some(&before), Some(&row));
         tx.commit(self).await?;
         convert::team(row)
     }
@@ -210,7 +213,7 @@ impl Store {
         team_id: TeamId,
         expected_version: Option<i32>,
     ) -> Result<Team, StoreError> {
-        let tx = WriteTx::begin(self, actor).await?;
+        let mut tx = WriteTx::begin(self, actor).await?;
         let row = active_team(&tx.db, actor.organization_id, team_id, "id").await?;
         check_version(expected_version, row.version)?;
         let active_children = team::Entity::find_in(actor.organization_id)
@@ -227,11 +230,13 @@ impl Store {
             .into());
         }
         let version = row.version;
+        let before = row.clone();
         let mut update = row.into_active_model();
         update.archived_at = Set(Some(tx.now));
         update.version = Set(version + 1);
         update.updated_at = Set(tx.now);
         let row = update.update(&tx.db).await?;
+        tx.audit_row("archiveTeam", "Team", row.id, Some(&before), Some(&row));
         tx.commit(self).await?;
         convert::team(row)
     }
@@ -242,7 +247,7 @@ impl Store {
         team_id: TeamId,
         user_id: UserId,
     ) -> Result<Team, StoreError> {
-        let tx = WriteTx::begin(self, actor).await?;
+        let mut tx = WriteTx::begin(self, actor).await?;
         let row = active_team(&tx.db, actor.organization_id, team_id, "teamId").await?;
         ensure_member(&tx.db, actor.organization_id, user_id, "userId").await?;
         let existing = team_member::Entity::find_by_id((row.id, user_id.as_uuid()))
@@ -257,6 +262,12 @@ impl Store {
             }
             .insert(&tx.db)
             .await?;
+            tx.audit(
+                "addTeamMember",
+                "Team",
+                row.id,
+                serde_json::json!({ "members": { "added": user_id.as_uuid() } }),
+            );
         }
         tx.commit(self).await?;
         convert::team(row)
@@ -268,7 +279,7 @@ impl Store {
         team_id: TeamId,
         user_id: UserId,
     ) -> Result<Team, StoreError> {
-        let tx = WriteTx::begin(self, actor).await?;
+        let mut tx = WriteTx::begin(self, actor).await?;
         let row = active_team(&tx.db, actor.organization_id, team_id, "teamId").await?;
         let removed = team_member::Entity::delete_many()
             .filter(team_member::Column::TeamId.eq(row.id))
@@ -278,6 +289,12 @@ impl Store {
         if removed.rows_affected == 0 {
             return Err(StoreError::not_found("userId", "team member"));
         }
+        tx.audit(
+            "removeTeamMember",
+            "Team",
+            row.id,
+            serde_json::json!({ "members": { "removed": user_id.as_uuid() } }),
+        );
         tx.commit(self).await?;
         convert::team(row)
     }

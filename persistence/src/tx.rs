@@ -1,17 +1,18 @@
 //! The write transaction: one organization locked, events collected, committed together.
 
 use crate::convert;
-use crate::entities::{event, organization};
+use crate::entities::{audit_entry, event, organization};
 use crate::error::StoreError;
 use crate::{Actor, Store};
 use chrono::{DateTime, Utc};
 use headway_domain::events::{Event, NewEvent};
-use headway_domain::ids::{EventId, OrganizationId};
+use headway_domain::ids::{AuditEntryId, EventId, OrganizationId};
 use headway_domain::model::Organization;
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
     ActiveValue::Set, ConnectionTrait, DatabaseTransaction, EntityTrait, TransactionTrait,
 };
+use serde::Serialize;
 
 /// A transaction that holds its organization's row lock until it ends.
 pub(crate) struct WriteTx {
@@ -21,6 +22,39 @@ pub(crate) struct WriteTx {
     pub(crate) now: DateTime<Utc>,
     event_sequence: i64,
     events: Vec<NewEvent>,
+    audit: Vec<audit_entry::ActiveModel>,
+}
+
+/// Columns that every write changes, left out of the audit log's field changes.
+const UNAUDITED_COLUMNS: [&str; 4] = ["updated_at", "version", "organization_id", "id"];
+
+/// The fields that differ between two rows: `{ "field": { "old": …, "new": … } }`. A missing
+/// `before` lists the new row's fields that are set.
+pub(crate) fn changed_fields<M: Serialize>(
+    before: Option<&M>,
+    after: Option<&M>,
+) -> serde_json::Value {
+    let as_object = |row: Option<&M>| {
+        row.and_then(|row| serde_json::to_value(row).ok())
+            .and_then(|value| value.as_object().cloned())
+            .unwrap_or_default()
+    };
+    let before = as_object(before);
+    let after = as_object(after);
+    let mut changes = serde_json::Map::new();
+    for (field, new) in &after {
+        if UNAUDITED_COLUMNS.contains(&field.as_str()) {
+            continue;
+        }
+        let old = before
+            .get(field)
+            .cloned()
+            .unwrap_or(serde_json::Value::Null);
+        if old != *new {
+            changes.insert(field.clone(), serde_json::json!({ "old": old, "new": new }));
+        }
+    }
+    serde_json::Value::Object(changes)
 }
 
 impl WriteTx {
@@ -53,7 +87,42 @@ impl WriteTx {
             now: store.now(),
             event_sequence,
             events: Vec::new(),
+            audit: Vec::new(),
         })
+    }
+
+    /// Records a change in the audit log; it is written with the transaction.
+    pub(crate) fn audit(
+        &mut self,
+        action: &str,
+        record_type: &str,
+        record_id: uuid::Uuid,
+        changes: serde_json::Value,
+    ) {
+        self.audit.push(audit_entry::ActiveModel {
+            id: Set(AuditEntryId::generate().as_uuid()),
+            organization_id: Set(self.actor.organization_id.as_uuid()),
+            user_id: Set(self.actor.user_id.map(Into::into)),
+            api_token_id: Set(self.actor.api_token_id.map(Into::into)),
+            action: Set(action.to_owned()),
+            record_type: Set(record_type.to_owned()),
+            record_id: Set(record_id),
+            changes: Set(changes.to_string()),
+            occurred_at: Set(self.now),
+        });
+    }
+
+    /// Records the change from `before` to `after` of one row in the audit log.
+    pub(crate) fn audit_row<M: Serialize>(
+        &mut self,
+        action: &str,
+        record_type: &str,
+        record_id: uuid::Uuid,
+        before: Option<&M>,
+        after: Option<&M>,
+    ) {
+        let changes = changed_fields(before, after);
+        self.audit(action, record_type, record_id, changes);
     }
 
     pub(crate) fn organization_id(&self) -> OrganizationId {
@@ -73,8 +142,10 @@ impl WriteTx {
             now,
             event_sequence,
             events,
+            audit,
             ..
         } = self;
+        crate::page::insert_chunked::<audit_entry::Entity, _>(&db, audit).await?;
         let mut stored = Vec::with_capacity(events.len());
         if !events.is_empty() {
             let last_sequence = event_sequence + i64::try_from(events.len()).unwrap_or(i64::MAX);

@@ -235,7 +235,7 @@ impl Store {
         actor: Actor,
         input: NewMember,
     ) -> Result<Membership, StoreError> {
-        let tx = WriteTx::begin(self, actor).await?;
+        let mut tx = WriteTx::begin(self, actor).await?;
         let existing = user::Entity::find()
             .filter(user::Column::Email.eq(input.email.as_str()))
             .one(&tx.db)
@@ -286,6 +286,7 @@ impl Store {
         }
         .insert(&tx.db)
         .await?;
+        tx.audit_row("addMember", "Membership", row.id, None, Some(&row));
         tx.commit(self).await?;
         convert::membership(row)
     }
@@ -326,7 +327,7 @@ impl Store {
         role: Role,
         expected_version: Option<i32>,
     ) -> Result<Membership, StoreError> {
-        let tx = WriteTx::begin(self, actor).await?;
+        let mut tx = WriteTx::begin(self, actor).await?;
         let row = Self::locked_membership(&tx, membership_id).await?;
         if let Some(expected) = expected_version
             && expected != row.version
@@ -337,11 +338,19 @@ impl Store {
             Self::ensure_another_owner(&tx, row.id).await?;
         }
         let version = row.version;
+        let before = row.clone();
         let mut update = row.into_active_model();
         update.role = Set(role.as_str().to_owned());
         update.version = Set(version + 1);
         update.updated_at = Set(tx.now);
         let row = update.update(&tx.db).await?;
+        tx.audit_row(
+            "updateMemberRole",
+            "Membership",
+            row.id,
+            Some(&before),
+            Some(&row),
+        );
         tx.commit(self).await?;
         convert::membership(row)
     }
@@ -352,7 +361,7 @@ impl Store {
         actor: Actor,
         membership_id: MembershipId,
     ) -> Result<Membership, StoreError> {
-        let tx = WriteTx::begin(self, actor).await?;
+        let mut tx = WriteTx::begin(self, actor).await?;
         let row = Self::locked_membership(&tx, membership_id).await?;
         if row.role == Role::Owner.as_str() {
             Self::ensure_another_owner(&tx, row.id).await?;
@@ -369,6 +378,7 @@ impl Store {
         membership::Entity::delete_by_id(row.id)
             .exec(&tx.db)
             .await?;
+        tx.audit_row("removeMember", "Membership", row.id, Some(&row), None);
         tx.commit(self).await?;
         Ok(removed)
     }

@@ -104,6 +104,8 @@ impl TestServer {
         let mut serve = ServeArgs::defaults();
         serve.listen = "127.0.0.1:0".parse().unwrap();
         serve.workers = 2;
+        // Tests send bursts of requests; the rate-limit tests turn limiting back on.
+        serve.rate_limit_per_second = 0.0;
         // With Redis configured, events travel through it on a channel of this server's own.
         if let Ok(redis_url) = std::env::var(REDIS_URL_VARIABLE)
             && !redis_url.trim().is_empty()

@@ -4,6 +4,7 @@ use super::error::{ApiError, store_failure};
 use super::loaders::RequestLoaders;
 use async_graphql::Context;
 use chrono::{DateTime, Utc};
+use headway_domain::access::{ApiToken, Scope};
 use headway_domain::ids::{CycleId, OrganizationId, UserId};
 use headway_domain::model::{Cycle, Membership, Organization, Role, User};
 use headway_domain::progress::CycleWindow;
@@ -25,12 +26,15 @@ pub enum Principal {
     /// No credentials: only `__typename` and introspection resolve.
     Anonymous,
     User(UserPrincipal),
+    /// An integration with an API token of one organization.
+    ApiToken(ApiToken),
 }
 
 impl Principal {
     pub fn organization_id(&self) -> Option<OrganizationId> {
         match self {
             Self::Anonymous => None,
+            Self::ApiToken(token) => Some(token.organization_id),
             Self::User(principal) => principal
                 .membership
                 .as_ref()
@@ -40,7 +44,7 @@ impl Principal {
 
     pub fn role(&self) -> Option<Role> {
         match self {
-            Self::Anonymous => None,
+            Self::Anonymous | Self::ApiToken(_) => None,
             Self::User(principal) => principal
                 .membership
                 .as_ref()
@@ -50,7 +54,7 @@ impl Principal {
 
     pub fn user_id(&self) -> Option<UserId> {
         match self {
-            Self::Anonymous => None,
+            Self::Anonymous | Self::ApiToken(_) => None,
             Self::User(principal) => Some(principal.user.id),
         }
     }
@@ -60,6 +64,16 @@ impl Principal {
         match self {
             Self::Anonymous => "anonymous",
             Self::User(_) => "user",
+            Self::ApiToken(_) => "api_token",
+        }
+    }
+
+    /// A key that identifies the principal for rate limiting.
+    pub fn rate_key(&self) -> Option<String> {
+        match self {
+            Self::Anonymous => None,
+            Self::User(principal) => Some(format!("user:{}", principal.user.id)),
+            Self::ApiToken(token) => Some(format!("token:{}", token.id)),
         }
     }
 }
@@ -73,6 +87,8 @@ pub enum Permission {
     WritePlans,
     /// Record KPI measurements.
     RecordMeasurements,
+    /// Record check-ins.
+    CheckIn,
     /// Manage teams, cycles, KPIs, settings and members.
     Administer,
     /// Grant or take away the OWNER and ADMIN roles.
@@ -83,9 +99,23 @@ impl Permission {
     pub const fn required_role(self) -> Role {
         match self {
             Self::Read => Role::Viewer,
-            Self::WritePlans | Self::RecordMeasurements => Role::Member,
+            Self::WritePlans | Self::RecordMeasurements | Self::CheckIn => Role::Member,
             Self::Administer => Role::Admin,
             Self::ManageAdmins => Role::Owner,
+        }
+    }
+
+    /// The token scopes that grant the permission; an `ingest` token can record KPI
+    /// measurements and check-ins and nothing else, and no token manages admins.
+    pub const fn granting_scopes(self) -> &'static [Scope] {
+        match self {
+            Self::Read => &[Scope::Read, Scope::Write, Scope::Admin],
+            Self::WritePlans => &[Scope::Write, Scope::Admin],
+            Self::RecordMeasurements | Self::CheckIn => {
+                &[Scope::Ingest, Scope::Write, Scope::Admin]
+            }
+            Self::Administer => &[Scope::Admin],
+            Self::ManageAdmins => &[],
         }
     }
 }
@@ -147,6 +177,10 @@ pub trait ContextExt {
             .map(|actor| actor.organization_id)
     }
 
+    /// The organization of the principal, without a permission check. Fields of records
+    /// that a mutation returns use it, so that an `ingest` token sees what it changed.
+    fn scope(&self) -> Result<OrganizationId, ApiError>;
+
     /// The request time, or the current time in a subscription.
     fn now(&self) -> Result<DateTime<Utc>, ApiError> {
         match self.state()?.now {
@@ -186,31 +220,73 @@ impl ContextExt for Context<'_> {
     }
 
     fn authorize(&self, permission: Permission) -> Result<Actor, ApiError> {
-        let principal = &self.state()?.principal;
-        let Principal::User(user) = principal else {
-            return Err(ApiError::unauthenticated(
+        match &self.state()?.principal {
+            Principal::Anonymous => Err(ApiError::unauthenticated(
                 "authentication required: send a bearer token in the Authorization header",
-            ));
-        };
-        let Some(membership) = &user.membership else {
-            return Err(ApiError::forbidden(
-                "you are not a member of any organization; create one with createOrganization or ask an admin to add you",
-            ));
-        };
-        let needed = permission.required_role();
-        if !membership.role.includes(needed) {
-            return Err(ApiError::forbidden(format!(
-                "this needs the {} role or higher; your role is {}",
-                needed.as_str(),
-                membership.role.as_str()
-            )));
+            )),
+            Principal::ApiToken(token) => {
+                let allowed = permission
+                    .granting_scopes()
+                    .iter()
+                    .any(|scope| token.scopes.contains(*scope));
+                if !allowed {
+                    let needed: Vec<&str> = permission
+                        .granting_scopes()
+                        .iter()
+                        .map(|scope| scope.as_str())
+                        .collect();
+                    let message = if needed.is_empty() {
+                        "API tokens cannot do this; an OWNER must sign in".to_owned()
+                    } else {
+                        format!(
+                            "this token's scopes ({}) do not allow this; it needs one of: {}",
+                            token.scopes.to_text(),
+                            needed.join(", ")
+                        )
+                    };
+                    return Err(ApiError::forbidden(message));
+                }
+                Ok(Actor {
+                    organization_id: token.organization_id,
+                    user_id: None,
+                    api_token_id: Some(token.id),
+                })
+            }
+            Principal::User(user) => {
+                let Some(membership) = &user.membership else {
+                    return Err(ApiError::forbidden(
+                        "you are not a member of any organization; create one with createOrganization or ask an admin to add you",
+                    ));
+                };
+                let needed = permission.required_role();
+                if !membership.role.includes(needed) {
+                    return Err(ApiError::forbidden(format!(
+                        "this needs the {} role or higher; your role is {}",
+                        needed.as_str(),
+                        membership.role.as_str()
+                    )));
+                }
+                Ok(Actor::user(membership.organization_id, user.user.id))
+            }
         }
-        Ok(Actor::user(membership.organization_id, user.user.id))
+    }
+
+    fn scope(&self) -> Result<OrganizationId, ApiError> {
+        match &self.state()?.principal {
+            Principal::Anonymous => Err(ApiError::unauthenticated(
+                "authentication required: send a bearer token in the Authorization header",
+            )),
+            principal => principal.organization_id().ok_or_else(|| {
+                ApiError::forbidden(
+                    "you are not a member of any organization; create one with createOrganization or ask an admin to add you",
+                )
+            }),
+        }
     }
 
     async fn organization(&self) -> Result<Organization, ApiError> {
         let state = self.state()?;
-        let organization_id = self.read_scope()?;
+        let organization_id = self.scope()?;
         let store = self.store()?;
         let read = || async move {
             store
@@ -230,7 +306,7 @@ impl ContextExt for Context<'_> {
 
     async fn cycle_window(&self, cycle_id: CycleId) -> Result<(Cycle, CycleWindow), ApiError> {
         let state = self.state()?;
-        let organization_id = self.read_scope()?;
+        let organization_id = self.scope()?;
         let store = self.store()?;
         let time_zone = self.organization().await?.settings.time_zone;
         let cycle = if state.memoize {

@@ -5,8 +5,8 @@
 
 use async_graphql::ID;
 use headway_domain::ids::{
-    CheckInId, CommentId, CycleId, KeyResultId, KpiId, KpiMeasurementId, MembershipId, ObjectiveId,
-    OrganizationId, TeamId, UserId,
+    ApiTokenId, AuditEntryId, CheckInId, CommentId, CycleId, KeyResultId, KpiId, KpiMeasurementId,
+    MembershipId, ObjectiveId, OrganizationId, TeamId, UserId,
 };
 use std::fmt;
 use uuid::Uuid;
@@ -25,10 +25,12 @@ pub enum NodeKind {
     Kpi,
     KpiMeasurement,
     Comment,
+    ApiToken,
+    AuditEntry,
 }
 
 impl NodeKind {
-    const ALL: [Self; 11] = [
+    const ALL: [Self; 13] = [
         Self::Organization,
         Self::User,
         Self::Membership,
@@ -40,6 +42,8 @@ impl NodeKind {
         Self::Kpi,
         Self::KpiMeasurement,
         Self::Comment,
+        Self::ApiToken,
+        Self::AuditEntry,
     ];
 
     pub const fn prefix(self) -> &'static str {
@@ -55,6 +59,8 @@ impl NodeKind {
             Self::Kpi => "kpi",
             Self::KpiMeasurement => "kpim",
             Self::Comment => "cmt",
+            Self::ApiToken => "tok",
+            Self::AuditEntry => "aud",
         }
     }
 
@@ -72,6 +78,8 @@ impl NodeKind {
             Self::Kpi => "Kpi",
             Self::KpiMeasurement => "KpiMeasurement",
             Self::Comment => "Comment",
+            Self::ApiToken => "ApiToken",
+            Self::AuditEntry => "AuditEntry",
         }
     }
 }
@@ -141,6 +149,8 @@ typed!(
     KpiId => Kpi,
     KpiMeasurementId => KpiMeasurement,
     CommentId => Comment,
+    ApiTokenId => ApiToken,
+    AuditEntryId => AuditEntry,
 );
 
 /// Why an id argument was rejected.

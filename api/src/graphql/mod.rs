@@ -26,6 +26,8 @@ pub struct SchemaLimits {
     pub query: limits::QueryLimits,
     /// Whether clients may introspect the schema.
     pub introspection: bool,
+    /// Whether error messages suggest similar field names.
+    pub suggestions: bool,
 }
 
 fn builder()
@@ -51,6 +53,9 @@ pub fn build_schema(
         .limit_directives(16);
     if !limits.introspection {
         builder = builder.disable_introspection();
+    }
+    if !limits.suggestions {
+        builder = builder.disable_suggestions();
     }
     builder.finish()
 }

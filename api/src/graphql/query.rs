@@ -1,9 +1,10 @@
 //! The query root.
 
 use super::connection::{TotalCount, id_cursor, page_request};
-use super::context::ContextExt;
+use super::context::{ContextExt, Permission};
 use super::error::{ApiError, store_failure};
 use super::ids::{GlobalId, decode_argument};
+use super::objects::access::{ApiToken, ApiTokenConnection, AuditEntry, AuditEntryConnection};
 use super::objects::cycle::{Cycle, CycleConnection};
 use super::objects::enums::{CycleState, ObjectiveState};
 use super::objects::kpi::{KpiConnection, kpis_connection};
@@ -11,12 +12,54 @@ use super::objects::node::{Node, resolve_node};
 use super::objects::objective::{ObjectiveConnection, objectives_connection};
 use super::objects::organization::{Organization, Viewer};
 use super::objects::team::{Team, TeamConnection};
+use super::scalars::DateTime;
 use async_graphql::{Context, ID, InputObject, Object};
 use headway_domain::ids::{CycleId, TeamId};
+use headway_persistence::AuditFilter;
 use headway_persistence::ObjectiveFilter;
 
 /// The most ids one `nodes` call resolves.
 pub const MAX_NODE_IDS: usize = 100;
+
+/// Which audit entries to list.
+#[derive(InputObject, Default)]
+pub struct AuditEntryFilterInput {
+    /// Changes by this user.
+    pub user_id: Option<ID>,
+    /// Changes by this API token.
+    pub api_token_id: Option<ID>,
+    /// Changes to this record (any global id).
+    pub record_id: Option<ID>,
+    /// Changes by this mutation, such as `updateObjective`.
+    pub action: Option<String>,
+    /// Changes at or after this time.
+    pub from: Option<DateTime>,
+    /// Changes before this time.
+    pub to: Option<DateTime>,
+}
+
+impl AuditEntryFilterInput {
+    fn parse(self) -> Result<AuditFilter, ApiError> {
+        let record_id = match &self.record_id {
+            Some(id) => Some(parse_node_id("filter.recordId", id)?.uuid),
+            None => None,
+        };
+        let instant = |argument: &str, value: Option<&DateTime>| {
+            value
+                .map(|value| value.get(argument))
+                .transpose()
+                .map_err(|error| ApiError::bad_input(format!("{argument}: {}", error.message)))
+        };
+        Ok(AuditFilter {
+            user_id: decode_argument("filter.userId", self.user_id.as_ref())?,
+            api_token_id: decode_argument("filter.apiTokenId", self.api_token_id.as_ref())?,
+            record_id,
+            action: self.action,
+            from: instant("filter.from", self.from.as_ref())?,
+            to: instant("filter.to", self.to.as_ref())?,
+        })
+    }
+}
 
 /// Which objectives to list.
 #[derive(InputObject, Default)]
@@ -201,6 +244,74 @@ impl QueryRoot {
             include_archived: false,
         };
         objectives_connection(ctx, filter, first, after, last, before).await
+    }
+
+    /// The organization's API tokens, oldest first; never their secrets. Needs ADMIN.
+    async fn api_tokens(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Include revoked tokens.", default = false)] include_revoked: bool,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> async_graphql::Result<ApiTokenConnection> {
+        let organization_id = ctx.authorize(Permission::Administer)?.organization_id;
+        let request = page_request(first, after, last, before)?;
+        let page = ctx
+            .store()?
+            .api_tokens_page(organization_id, include_revoked, request)
+            .await
+            .map_err(store_failure)?;
+        let store = ctx.store()?.clone();
+        let total = TotalCount::deferred(move || {
+            let store = store.clone();
+            Box::pin(async move {
+                store
+                    .count_api_tokens(organization_id, include_revoked)
+                    .await
+            })
+        });
+        Ok(ApiTokenConnection::build(
+            page,
+            |token| id_cursor(token.id.as_uuid()),
+            ApiToken,
+            total,
+        ))
+    }
+
+    /// The audit log: who changed what, newest first. Needs ADMIN.
+    async fn audit_entries(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<AuditEntryFilterInput>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> async_graphql::Result<AuditEntryConnection> {
+        let organization_id = ctx.authorize(Permission::Administer)?.organization_id;
+        let filter = filter.unwrap_or_default().parse()?;
+        let request = page_request(first, after, last, before)?;
+        let store = ctx.store()?.clone();
+        let page = store
+            .audit_entries_page(organization_id, &filter, request)
+            .await
+            .map_err(store_failure)?;
+        let total = TotalCount::deferred(move || {
+            let store = store.clone();
+            let filter = filter.clone();
+            Box::pin(async move { store.count_audit_entries(organization_id, &filter).await })
+        });
+        Ok(AuditEntryConnection::build(
+            page,
+            |entry| headway_persistence::SortCursor {
+                time: Some(entry.occurred_at),
+                id: entry.id.as_uuid(),
+            },
+            AuditEntry,
+            total,
+        ))
     }
 
     /// KPIs, oldest first.

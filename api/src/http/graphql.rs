@@ -384,6 +384,38 @@ async fn execute(
         Err(error) => return api_error_response(response_type, &error, &request_id),
     };
 
+    let rate_key = principal.rate_key().unwrap_or_else(|| {
+        let address = request
+            .peer_addr()
+            .map_or_else(|| "unknown".to_owned(), |address| address.ip().to_string());
+        format!("address:{address}")
+    });
+    if let Err(limited) = state
+        .rate_limiter
+        .check(&rate_key, u32::try_from(operations).unwrap_or(u32::MAX))
+        .await
+    {
+        let settings = state.rate_limiter.settings();
+        let mut response = error_response(
+            response_type,
+            StatusCode::TOO_MANY_REQUESTS,
+            ErrorKind::RateLimited,
+            &format!(
+                "rate limit exceeded: {} requests per second with bursts of {} (HEADWAY_RATE_LIMIT_PER_SECOND, HEADWAY_RATE_LIMIT_BURST); retry after {} ms",
+                settings.per_second,
+                settings.burst,
+                limited.retry_after.as_millis()
+            ),
+            &request_id,
+        );
+        let seconds =
+            limited.retry_after.as_secs() + u64::from(limited.retry_after.subsec_nanos() > 0);
+        if let Ok(value) = HeaderValue::from_str(&seconds.to_string()) {
+            response.headers_mut().insert(header::RETRY_AFTER, value);
+        }
+        return response;
+    }
+
     let organization = principal
         .organization_id()
         .map(|id| id.to_string())

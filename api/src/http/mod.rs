@@ -3,6 +3,7 @@
 pub mod graphiql;
 pub mod graphql;
 pub mod negotiation;
+pub mod rate_limit;
 
 use crate::auth::Authenticator;
 use crate::graphql::AppSchema;
@@ -32,6 +33,7 @@ pub struct AppState {
     pub open_sockets: std::sync::atomic::AtomicI64,
     /// The Redis bus, when Redis is configured.
     pub redis: Option<std::sync::Arc<crate::live::redis_bus::RedisBus>>,
+    pub rate_limiter: rate_limit::RateLimiter,
 }
 
 impl AppState {

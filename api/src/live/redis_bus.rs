@@ -94,6 +94,33 @@ impl RedisBus {
         }
     }
 
+    /// Runs the rate-limit script for `key`; `None` when Redis cannot be reached, so that the
+    /// caller falls back to local buckets.
+    pub async fn rate_limit(
+        &self,
+        script: &str,
+        key: &str,
+        per_second: f64,
+        burst: f64,
+        cost: f64,
+    ) -> Option<(bool, u64)> {
+        let mut connection = self.publisher().await?;
+        let result: Result<(i64, i64), _> = redis::Script::new(script)
+            .key(format!("{}:rate:{key}", self.channel))
+            .arg(per_second)
+            .arg(burst)
+            .arg(cost)
+            .invoke_async(&mut connection)
+            .await;
+        match result {
+            Ok((allowed, wait)) => Some((allowed == 1, u64::try_from(wait).unwrap_or(0))),
+            Err(error) => {
+                self.log_publish_failure(&error);
+                None
+            }
+        }
+    }
+
     /// Publishes events as JSON, one message each. Failures are logged and dropped: the
     /// events are in the outbox, where every replica's catch-up finds them.
     pub async fn publish(&self, events: &[Event]) {

@@ -184,6 +184,12 @@ async fn serve(
                             }
                             break Some(close(4409, &format!("Subscriber for {id} already exists")));
                         }
+                        let rate_key = principal.rate_key().unwrap_or_else(|| "anonymous-socket".to_owned());
+                        if let Err(limited) = state.rate_limiter.check(&rate_key, 1).await {
+                            let error = json!([{ "message": format!("rate limit exceeded (HEADWAY_RATE_LIMIT_PER_SECOND); retry after {} ms", limited.retry_after.as_millis()), "extensions": { "code": "RATE_LIMITED" } }]);
+                            if session.text(protocol.error(&id, error)).await.is_err() { break None; }
+                            continue;
+                        }
                         if subscriptions.len() >= settings.max_subscriptions {
                             let error = json!([{ "message": format!("this connection already has {} subscriptions, the maximum (HEADWAY_WS_MAX_SUBSCRIPTIONS)", settings.max_subscriptions), "extensions": { "code": "BAD_USER_INPUT" } }]);
                             if session.text(protocol.error(&id, error)).await.is_err() { break None; }

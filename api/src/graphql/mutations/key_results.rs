@@ -306,13 +306,14 @@ impl KeyResultMutations {
     }
 
     /// Records a check-in, moves the key result's current value when the check-in is the
-    /// newest observation, and rolls progress up to every aligned objective. Needs MEMBER.
+    /// newest observation, and rolls progress up to every aligned objective. Needs MEMBER,
+    /// or a token with the ingest, write or admin scope.
     async fn create_check_in(
         &self,
         ctx: &Context<'_>,
         input: CreateCheckInInput,
     ) -> async_graphql::Result<CreateCheckInPayload> {
-        let actor = ctx.authorize(Permission::WritePlans)?;
+        let actor = ctx.authorize(Permission::CheckIn)?;
         let new = match input.parse() {
             Ok(new) => new,
             Err(errors) => return Ok(CreateCheckInPayload::rejected(user_errors(errors))),

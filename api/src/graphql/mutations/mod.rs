@@ -1,5 +1,6 @@
 //! Mutations: one input argument, a payload with the changed record and `userErrors`.
 
+mod access;
 mod comments;
 mod cycles;
 pub(crate) mod input;
@@ -16,6 +17,7 @@ use async_graphql::MergedObject;
 #[graphql(name = "Mutation")]
 pub struct MutationRoot(
     organization::OrganizationMutations,
+    access::AccessMutations,
     teams::TeamMutations,
     cycles::CycleMutations,
     objectives::ObjectiveMutations,

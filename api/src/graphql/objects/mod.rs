@@ -1,6 +1,7 @@
 //! GraphQL output types. Each wraps a domain value; resolvers of related records go
 //! through the request's loaders.
 
+pub mod access;
 pub mod comment;
 pub mod cycle;
 pub mod enums;

@@ -40,6 +40,8 @@ pub async fn resolve_node(ctx: &Context<'_>, id: GlobalId) -> async_graphql::Res
             Some(Node::Organization(Organization(ctx.organization().await?)))
         }
         NodeKind::Organization => None,
+        // Tokens and audit entries are read through their admin-only lists.
+        NodeKind::ApiToken | NodeKind::AuditEntry => None,
         NodeKind::User => load_one(ctx, UserId::from(id.uuid))
             .await?
             .map(|row| Node::User(User(row))),

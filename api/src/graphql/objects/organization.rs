@@ -176,10 +176,11 @@ pub struct Viewer;
 
 #[Object]
 impl Viewer {
-    /// The signed-in user.
-    async fn user(&self, ctx: &Context<'_>) -> async_graphql::Result<User> {
+    /// The signed-in user; null for an integration's API token.
+    async fn user(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
         match &ctx.state()?.principal {
-            Principal::User(principal) => Ok(User(principal.user.clone())),
+            Principal::User(principal) => Ok(Some(User(principal.user.clone()))),
+            Principal::ApiToken(_) => Ok(None),
             Principal::Anonymous => Err(crate::graphql::error::ApiError::unauthenticated(
                 "authentication required: send a bearer token in the Authorization header",
             )
