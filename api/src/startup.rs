@@ -184,6 +184,7 @@ impl Application {
                 max_depth: serve.max_query_depth,
                 max_complexity: serve.max_query_complexity,
                 max_aliases: serve.max_aliases,
+                introspection: serve.introspection,
             },
             introspection: serve.introspection,
             suggestions: serve.field_suggestions,

@@ -163,6 +163,44 @@ impl Store {
 }
 
 impl Store {
+    /// Archives the organization: its members and tokens lose access at once. The data stays
+    /// in the database.
+    pub async fn archive_organization(
+        &self,
+        actor: Actor,
+        expected_version: Option<i32>,
+    ) -> Result<Organization, StoreError> {
+        let mut tx = WriteTx::begin(self, actor).await?;
+        if let Some(expected) = expected_version
+            && expected != tx.organization.version
+        {
+            return Err(StoreError::version_conflict(
+                expected,
+                tx.organization.version,
+            ));
+        }
+        let row = organization::Entity::find_by_id(actor.organization_id.as_uuid())
+            .one(&tx.db)
+            .await?
+            .ok_or(StoreError::OrganizationNotFound)?;
+        let before = row.clone();
+        let version = row.version;
+        let mut update = row.into_active_model();
+        update.archived_at = Set(Some(tx.now));
+        update.version = Set(version + 1);
+        update.updated_at = Set(tx.now);
+        let row = update.update(&tx.db).await?;
+        tx.audit_row(
+            "archiveOrganization",
+            "Organization",
+            row.id,
+            Some(&before),
+            Some(&row),
+        );
+        tx.commit(self).await?;
+        convert::organization(row)
+    }
+
     /// Whether any organization exists; the first embedded start seeds a demo when none does.
     pub async fn has_organizations(&self) -> Result<bool, StoreError> {
         Ok(organization::Entity::find().one(&self.db).await?.is_some())

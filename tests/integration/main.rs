@@ -3,12 +3,14 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod access;
 mod auth;
 mod bad_input;
 mod consistency;
 mod demo;
 mod fixtures;
 mod http;
+mod isolation;
 mod live;
 mod planning;
 mod records;

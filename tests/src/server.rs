@@ -75,6 +75,26 @@ impl TestServer {
 
     /// Starts a server on an existing database.
     pub async fn start_on(database: TestDatabase, configure: impl FnOnce(&mut ServeArgs)) -> Self {
+        let authenticator = Authenticator::hs256(
+            TEST_SECRET.as_bytes(),
+            TEST_ISSUER,
+            TEST_AUDIENCE,
+            chrono::Duration::seconds(60),
+        )
+        .unwrap();
+        Self::start_full(database, authenticator, configure).await
+    }
+
+    /// Starts a server that checks tokens with `authenticator`.
+    pub async fn start_with_authenticator(authenticator: Authenticator) -> Self {
+        Self::start_full(TestDatabase::create().await, authenticator, |_| {}).await
+    }
+
+    async fn start_full(
+        database: TestDatabase,
+        authenticator: Authenticator,
+        configure: impl FnOnce(&mut ServeArgs),
+    ) -> Self {
         let clock = ManualClock::new(default_now());
         let mut db = headway_persistence::connect(&database.url, 8)
             .await
@@ -93,13 +113,6 @@ impl TestServer {
             .await
             .expect("migrations failed");
         let store = Store::new(db, Arc::new(clock.clone()));
-        let authenticator = Authenticator::hs256(
-            TEST_SECRET.as_bytes(),
-            TEST_ISSUER,
-            TEST_AUDIENCE,
-            chrono::Duration::seconds(60),
-        )
-        .unwrap();
 
         let mut serve = ServeArgs::defaults();
         serve.listen = "127.0.0.1:0".parse().unwrap();
@@ -206,6 +219,39 @@ impl TestServer {
             token,
             organization_id,
             user_id: viewer["viewer"]["user"]["id"].as_str().unwrap().to_owned(),
+            email,
+        }
+    }
+
+    /// Signs up a user and creates their organization through the store, without requests.
+    pub async fn sign_up_directly(&self, name: &str) -> Session {
+        let subject = format!("{name}-{}", uuid::Uuid::now_v7().simple());
+        let email = format!("{subject}@example.com");
+        let user = self
+            .store
+            .provision_user(&headway_persistence::UserClaims {
+                external_id: subject.clone(),
+                email: headway_domain::values::Email::parse(&email).ok(),
+                name: Some(name.to_owned()),
+            })
+            .await
+            .unwrap();
+        let (organization, _) = self
+            .store
+            .create_organization(
+                user.id,
+                headway_persistence::NewOrganization {
+                    name: headway_domain::values::Name::parse(name).unwrap(),
+                    time_zone: headway_domain::values::TimeZone::utc(),
+                },
+            )
+            .await
+            .unwrap();
+        Session {
+            token: self.token(&subject, &email, name),
+            organization_id: headway_api::graphql::ids::Typed::to_global(organization.id)
+                .to_string(),
+            user_id: headway_api::graphql::ids::Typed::to_global(user.id).to_string(),
             email,
         }
     }

@@ -21,6 +21,8 @@ pub struct QueryLimits {
     pub max_depth: usize,
     pub max_complexity: usize,
     pub max_aliases: usize,
+    /// Whether `__schema` and `__type` may be queried.
+    pub introspection: bool,
 }
 
 /// A rejected request, with the limit named for clients and logs.
@@ -88,12 +90,53 @@ fn aliases(selection_set: &SelectionSet) -> usize {
         .sum()
 }
 
+/// Whether any operation or fragment selects `__schema` or `__type` at its root.
+fn introspects(document: &ExecutableDocument) -> bool {
+    fn root_introspection(selection_set: &SelectionSet) -> bool {
+        selection_set
+            .items
+            .iter()
+            .any(|selection| match &selection.node {
+                Selection::Field(field) => {
+                    matches!(field.node.name.node.as_str(), "__schema" | "__type")
+                }
+                Selection::InlineFragment(fragment) => {
+                    root_introspection(&fragment.node.selection_set.node)
+                }
+                Selection::FragmentSpread(_) => false,
+            })
+    }
+    let operations: Vec<&SelectionSet> = match &document.operations {
+        DocumentOperations::Single(operation) => vec![&operation.node.selection_set.node],
+        DocumentOperations::Multiple(operations) => operations
+            .values()
+            .map(|operation| &operation.node.selection_set.node)
+            .collect(),
+    };
+    operations.into_iter().any(root_introspection)
+        || document
+            .fragments
+            .values()
+            .any(|fragment| root_introspection(&fragment.node.selection_set.node))
+}
+
 /// How deep a walk through fragments goes before it counts the query as too deep.
 const FRAGMENT_WALK_LIMIT: usize = 256;
 
 impl LimitsExtension {
     fn check(&self, document: &ExecutableDocument) -> Result<(), ServerError> {
         let limits = self.0;
+        if !limits.introspection && introspects(document) {
+            let mut error = ServerError::new(
+                "introspection is turned off on this server (HEADWAY_INTROSPECTION); use the published schema",
+                None,
+            );
+            error
+                .extensions
+                .get_or_insert_with(Default::default)
+                .set("code", "FORBIDDEN");
+            return Err(error);
+        }
         let operations: Vec<&SelectionSet> = match &document.operations {
             DocumentOperations::Single(operation) => vec![&operation.node.selection_set.node],
             DocumentOperations::Multiple(operations) => operations

@@ -126,6 +126,7 @@ impl QueryRoot {
 
     /// The organization this request acts on.
     async fn organization(&self, ctx: &Context<'_>) -> async_graphql::Result<Organization> {
+        ctx.read_scope()?;
         Ok(Organization(ctx.organization().await?))
     }
 

@@ -61,6 +61,14 @@ pub struct RemoveMemberInput {
     pub membership_id: ID,
 }
 
+/// The organization to archive.
+#[derive(InputObject)]
+pub struct ArchiveOrganizationInput {
+    /// Fails with a CONFLICT user error when the organization is at another version.
+    pub expected_version: Option<i32>,
+}
+
+payload!(ArchiveOrganizationPayload, organization: Organization, "The result of archiveOrganization.");
 payload!(CreateOrganizationPayload, organization: Organization, "The result of createOrganization.");
 payload!(UpdateOrganizationPayload, organization: Organization, "The result of updateOrganization.");
 payload!(AddMemberPayload, membership: Membership, "The result of addMember.");
@@ -147,11 +155,20 @@ impl OrganizationMutations {
         ctx: &Context<'_>,
         input: CreateOrganizationInput,
     ) -> async_graphql::Result<CreateOrganizationPayload> {
-        let Principal::User(principal) = &ctx.state()?.principal else {
-            return Err(ApiError::unauthenticated(
-                "authentication required: send a bearer token in the Authorization header",
-            )
-            .into());
+        let principal = match &ctx.state()?.principal {
+            Principal::User(principal) => principal,
+            Principal::ApiToken(_) => {
+                return Err(ApiError::forbidden(
+                    "API tokens cannot create organizations; a person must sign in",
+                )
+                .into());
+            }
+            Principal::Anonymous => {
+                return Err(ApiError::unauthenticated(
+                    "authentication required: send a bearer token in the Authorization header",
+                )
+                .into());
+            }
         };
         let new = match input.parse() {
             Ok(new) => new,
@@ -186,6 +203,25 @@ impl OrganizationMutations {
             match user_result(ctx.store()?.update_organization(actor, changes).await)? {
                 Ok(organization) => UpdateOrganizationPayload::done(Organization(organization)),
                 Err(errors) => UpdateOrganizationPayload::rejected(errors),
+            },
+        )
+    }
+
+    /// Archives the organization: every member and API token loses access at once. Needs OWNER.
+    async fn archive_organization(
+        &self,
+        ctx: &Context<'_>,
+        input: ArchiveOrganizationInput,
+    ) -> async_graphql::Result<ArchiveOrganizationPayload> {
+        let actor = ctx.authorize(Permission::ManageAdmins)?;
+        Ok(
+            match user_result(
+                ctx.store()?
+                    .archive_organization(actor, input.expected_version)
+                    .await,
+            )? {
+                Ok(organization) => ArchiveOrganizationPayload::done(Organization(organization)),
+                Err(errors) => ArchiveOrganizationPayload::rejected(errors),
             },
         )
     }

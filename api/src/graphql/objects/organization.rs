@@ -193,6 +193,7 @@ impl Viewer {
         if ctx.state()?.principal.organization_id().is_none() {
             return Ok(None);
         }
+        ctx.read_scope()?;
         Ok(Some(Organization(ctx.organization().await?)))
     }
 
