@@ -32,7 +32,7 @@ pub enum Command {
         #[command(flatten)]
         auth: AuthArgs,
         #[command(flatten)]
-        serve: ServeArgs,
+        serve: Box<ServeArgs>,
     },
     /// Applies pending database migrations and exits.
     Migrate {
@@ -51,6 +51,8 @@ pub enum Command {
     },
     /// Prints the GraphQL schema in SDL.
     PrintSchema,
+    /// Prints the reference of every `headway serve` setting in Markdown.
+    PrintConfig,
     /// Issues identity tokens in development mode.
     Token {
         #[command(subcommand)]
@@ -115,6 +117,48 @@ pub enum TokenCommand {
         #[arg(long, default_value_t = 24)]
         ttl_hours: u32,
     },
+}
+
+/// Renders the settings of `headway serve` as a Markdown reference, from the same
+/// definitions that parse them. `docs/configuration.md` is this text.
+pub fn configuration_reference() -> String {
+    use clap::CommandFactory;
+    let command = Cli::command();
+    let mut text = String::from(
+        "# Configuration\n\nEvery setting of `headway serve` is an environment variable and a flag; the flag\nwins. This file is the output of `headway print-config`, and a test fails when it is\nout of date.\n\n| variable | flag | default | meaning |\n| --- | --- | --- | --- |\n",
+    );
+    let Some(serve) = command.find_subcommand("serve") else {
+        return text;
+    };
+    for argument in serve.get_arguments() {
+        let Some(variable) = argument.get_env() else {
+            continue;
+        };
+        let flag = argument
+            .get_long()
+            .map_or_else(String::new, |long| format!("`--{long}`"));
+        let defaults: Vec<String> = argument
+            .get_default_values()
+            .iter()
+            .map(|value| value.to_string_lossy().into_owned())
+            .collect();
+        let default = if defaults.is_empty() {
+            "none".to_owned()
+        } else {
+            format!("`{}`", defaults.join(","))
+        };
+        let help = argument
+            .get_long_help()
+            .or_else(|| argument.get_help())
+            .map(|help| help.to_string().replace('\n', " ").replace('|', "\\|"))
+            .unwrap_or_default();
+        text.push_str(&format!(
+            "| `{}` | {flag} | {default} | {help} |\n",
+            variable.to_string_lossy()
+        ));
+    }
+    text.push_str("| `RUST_LOG` | | `info` | the log filter, such as `info,headway_api=debug` |\n");
+    text
 }
 
 fn parse_id<T: Typed>(argument: &str, text: &str) -> anyhow::Result<T> {
@@ -199,6 +243,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::PrintSchema => {
             let mut stdout = std::io::stdout().lock();
             stdout.write_all(crate::graphql::sdl().as_bytes())?;
+            Ok(())
+        }
+        Command::PrintConfig => {
+            let mut stdout = std::io::stdout().lock();
+            stdout.write_all(configuration_reference().as_bytes())?;
             Ok(())
         }
         Command::Token { command } => match command {

@@ -3,9 +3,12 @@
 //! Every setting has a flag and a variable; a flag wins over the variable. Defaults run the
 //! embedded mode: SQLite in the working folder, in-process events, 127.0.0.1:8080.
 
+use crate::webhooks::WebhookSettings;
 use clap::{Args, ValueEnum};
+use headway_domain::webhooks::{AllowedNetworks, RetryPolicy};
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 /// Whether the server may take shortcuts meant for trying it out.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -15,6 +18,14 @@ pub enum Mode {
     Development,
     /// Refuses to start without a configured signing key and never generates one.
     Production,
+}
+
+/// An internal network that webhooks may be allowed to reach.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum WebhookNetwork {
+    Loopback,
+    Private,
+    LinkLocal,
 }
 
 /// An algorithm of a public verification key.
@@ -178,6 +189,52 @@ pub struct ServeArgs {
     #[arg(long, env = "HEADWAY_WS_MAX_SUBSCRIPTIONS", default_value_t = 100)]
     pub ws_max_subscriptions: usize,
 
+    /// Internal networks that webhooks may reach besides public addresses, comma-separated:
+    /// `loopback`, `private` (RFC 1918, 100.64.0.0/10, fc00::/7) and `link-local`
+    /// (169.254.0.0/16, fe80::/10). Empty refuses them all.
+    #[arg(
+        long,
+        env = "HEADWAY_WEBHOOK_ALLOW_NETWORKS",
+        value_delimiter = ',',
+        num_args = 0..
+    )]
+    pub webhook_allow_networks: Vec<WebhookNetwork>,
+
+    /// The maximum wait for a webhook endpoint's response, connecting included, in
+    /// milliseconds.
+    #[arg(long, env = "HEADWAY_WEBHOOK_TIMEOUT_MS", default_value_t = 10_000)]
+    pub webhook_timeout_ms: u64,
+
+    /// Attempts per webhook delivery, the first included.
+    #[arg(long, env = "HEADWAY_WEBHOOK_MAX_ATTEMPTS", default_value_t = 12)]
+    pub webhook_max_attempts: u32,
+
+    /// The wait before a delivery's second attempt, in milliseconds; each later wait
+    /// doubles, with jitter.
+    #[arg(long, env = "HEADWAY_WEBHOOK_RETRY_BASE_MS", default_value_t = 10_000)]
+    pub webhook_retry_base_ms: u64,
+
+    /// The maximum wait between two attempts of a delivery, in milliseconds.
+    #[arg(
+        long,
+        env = "HEADWAY_WEBHOOK_RETRY_MAX_MS",
+        default_value_t = 3_600_000
+    )]
+    pub webhook_retry_max_ms: u64,
+
+    /// Failed attempts in a row after which an endpoint is disabled.
+    #[arg(long, env = "HEADWAY_WEBHOOK_DISABLE_AFTER", default_value_t = 50)]
+    pub webhook_disable_after: u32,
+
+    /// How often each replica looks for webhook deliveries to queue and send, in
+    /// milliseconds; its own commits wake it at once.
+    #[arg(long, env = "HEADWAY_WEBHOOK_POLL_MS", default_value_t = 1_000)]
+    pub webhook_poll_ms: u64,
+
+    /// Webhook endpoints that one replica sends to at once.
+    #[arg(long, env = "HEADWAY_WEBHOOK_CONCURRENCY", default_value_t = 16)]
+    pub webhook_concurrency: usize,
+
     /// Whether the first start on an empty database seeds the demo organization
     /// (development mode only; `true` or `false`).
     #[arg(long, env = "HEADWAY_SEED_DEMO", default_value_t = true, action = clap::ArgAction::Set)]
@@ -207,7 +264,38 @@ impl ServeArgs {
             ws_keep_alive_ms: 15_000,
             ws_max_subscriptions: 100,
             introspection: true,
+            webhook_allow_networks: Vec::new(),
+            webhook_timeout_ms: 10_000,
+            webhook_max_attempts: 12,
+            webhook_retry_base_ms: 10_000,
+            webhook_retry_max_ms: 3_600_000,
+            webhook_disable_after: 50,
+            webhook_poll_ms: 1_000,
+            webhook_concurrency: 16,
             seed_demo: true,
+        }
+    }
+
+    /// Builds the webhook settings from these arguments.
+    pub fn webhook_settings(&self) -> WebhookSettings {
+        let networks = &self.webhook_allow_networks;
+        WebhookSettings {
+            allow: AllowedNetworks {
+                loopback: networks.contains(&WebhookNetwork::Loopback),
+                private: networks.contains(&WebhookNetwork::Private),
+                link_local: networks.contains(&WebhookNetwork::LinkLocal),
+            },
+            timeout: Duration::from_millis(self.webhook_timeout_ms.max(1)),
+            retry: RetryPolicy {
+                max_attempts: self.webhook_max_attempts.max(1),
+                base_delay: Duration::from_millis(self.webhook_retry_base_ms),
+                max_delay: Duration::from_millis(
+                    self.webhook_retry_max_ms.max(self.webhook_retry_base_ms),
+                ),
+            },
+            disable_after: self.webhook_disable_after.max(1),
+            poll_interval: Duration::from_millis(self.webhook_poll_ms.max(10)),
+            concurrency: self.webhook_concurrency.max(1),
         }
     }
 }

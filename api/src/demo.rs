@@ -15,7 +15,7 @@ use headway_domain::values::{
 };
 use headway_persistence::{
     Actor, NewCheckIn, NewCycle, NewKeyResult, NewKpi, NewMeasurement, NewMember, NewObjective,
-    NewOrganization, NewTeam, Store, UserClaims,
+    NewOrganization, NewTeam, RecordRef, Store, UserClaims,
 };
 use rust_decimal::Decimal;
 
@@ -404,6 +404,7 @@ async fn seed_kpis(
                 ..ThresholdFields::default()
             },
             Some(sales),
+            "finance:mrr",
         ),
         (
             "Monthly churn",
@@ -415,6 +416,7 @@ async fn seed_kpis(
                 ..ThresholdFields::default()
             },
             Some(sales),
+            "finance:churn",
         ),
         (
             "Engineering utilization",
@@ -427,10 +429,11 @@ async fn seed_kpis(
                 ..ThresholdFields::default()
             },
             Some(engineering),
+            "engineering:utilization",
         ),
     ];
     let mut ids = Vec::new();
-    for (kpi_name, unit, direction, fields, team_id) in definitions {
+    for (kpi_name, unit, direction, fields, team_id, key) in definitions {
         let kpi = store
             .create_kpi(
                 actor,
@@ -443,7 +446,10 @@ async fn seed_kpis(
                     frequency: KpiFrequency::Daily,
                     owner_id: None,
                     team_id,
-                    external_key: None,
+                    external_key: Some(
+                        headway_domain::values::ExternalKey::parse(key)
+                            .map_err(|error| anyhow!(error.message))?,
+                    ),
                 },
             )
             .await
@@ -472,9 +478,10 @@ async fn seed_kpis(
                 .unwrap_or_default()
                 .round_dp(2);
             measurements.push(NewMeasurement {
-                kpi_id: *kpi_id,
+                kpi: RecordRef::Id(*kpi_id),
                 value: MetricValue::new(figure).map_err(|error| anyhow!(error.message))?,
                 observed_at,
+                idempotency_key: None,
             });
         }
         store
@@ -569,7 +576,7 @@ async fn seed_key_result(
             .create_check_in(
                 Actor::user(actor.organization_id, owner_id),
                 NewCheckIn {
-                    key_result_id: created.id,
+                    key_result: RecordRef::Id(created.id),
                     value,
                     done,
                     confidence: Some(confidence),

@@ -20,4 +20,5 @@ pub mod http;
 pub mod live;
 pub mod startup;
 pub mod telemetry;
+pub mod webhooks;
 pub mod ws;

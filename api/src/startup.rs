@@ -154,7 +154,9 @@ pub struct Application {
     address: SocketAddr,
     server: actix_web::dev::Server,
     live: Live,
+    webhooks: crate::webhooks::Dispatcher,
     shutdown: Arc<watch::Sender<bool>>,
+    finished: Arc<watch::Sender<bool>>,
 }
 
 impl Application {
@@ -179,6 +181,18 @@ impl Application {
             shutdown_signal.clone(),
         )
         .await;
+        let webhook_settings = serve.webhook_settings();
+        let webhook_sender = Arc::new(
+            crate::webhooks::Sender::new(&webhook_settings)
+                .context("failed to build the webhook HTTP client")?,
+        );
+        let webhooks = crate::webhooks::Dispatcher::start(
+            store.clone(),
+            webhook_sender.clone(),
+            webhook_settings,
+            live.wake.clone(),
+            shutdown_signal.clone(),
+        );
         let limits = SchemaLimits {
             query: QueryLimits {
                 max_depth: serve.max_query_depth,
@@ -190,7 +204,7 @@ impl Application {
             suggestions: serve.field_suggestions,
         };
         let state = web::Data::new(AppState {
-            schema: graphql::build_schema(store.clone(), live.hub.clone(), limits),
+            schema: graphql::build_schema(store.clone(), live.hub.clone(), webhook_sender, limits),
             store,
             authenticator,
             limits: HttpLimits {
@@ -230,7 +244,9 @@ impl Application {
             address,
             server,
             live,
+            webhooks,
             shutdown,
+            finished: Arc::new(watch::channel(false).0),
         })
     }
 
@@ -244,14 +260,18 @@ impl Application {
         Stopper {
             server: self.server.handle(),
             shutdown: self.shutdown.clone(),
+            finished: self.finished.clone(),
         }
     }
 
     /// Runs until the server is stopped through a [`Stopper`].
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let result = self.server.await;
-        let _ = self.shutdown.send(true);
+        self.shutdown.send_replace(true);
+        self.webhooks.drain().await;
         self.live.drain().await;
+        // Unlike `send`, this also stores the value while nobody waits yet.
+        self.finished.send_replace(true);
         result
     }
 
@@ -271,18 +291,26 @@ impl Application {
 pub struct Stopper {
     server: actix_web::dev::ServerHandle,
     shutdown: Arc<watch::Sender<bool>>,
+    finished: Arc<watch::Sender<bool>>,
 }
 
 impl Stopper {
-    /// Closes WebSockets with 1001, then stops accepting and waits for requests in flight.
+    /// Closes WebSockets with 1001, stops accepting, and waits for requests and webhook
+    /// deliveries in flight and for the event relay to drain, when the server runs.
     pub async fn stop(&self) {
-        let _ = self.shutdown.send(true);
+        self.shutdown.send_replace(true);
         self.server.stop(true).await;
+        let mut finished = self.finished.subscribe();
+        let _ = tokio::time::timeout(
+            std::time::Duration::from_secs(60),
+            finished.wait_for(|finished| *finished),
+        )
+        .await;
     }
 
     /// Stops at once, without waiting for requests in flight.
     pub fn abort(&self) {
-        let _ = self.shutdown.send(true);
+        self.shutdown.send_replace(true);
         drop(self.server.stop(false));
     }
 }

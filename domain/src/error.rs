@@ -36,6 +36,29 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
+    /// Every code, in declaration order.
+    pub const ALL: [Self; 14] = [
+        Self::Blank,
+        Self::TooLong,
+        Self::OutOfRange,
+        Self::InvalidFormat,
+        Self::Invalid,
+        Self::NotFound,
+        Self::Conflict,
+        Self::AlignmentCycle,
+        Self::CycleClosed,
+        Self::Archived,
+        Self::InvalidTransition,
+        Self::LimitExceeded,
+        Self::IdempotencyKeyReused,
+        Self::Taken,
+    ];
+
+    /// The code with the name that [`ErrorCode::as_str`] gives.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|code| code.as_str() == name)
+    }
+
     /// The SCREAMING_SNAKE_CASE name that clients match on.
     pub const fn as_str(self) -> &'static str {
         match self {
@@ -88,5 +111,18 @@ impl ValidationError {
     pub fn in_field(mut self, field: impl Into<String>) -> Self {
         self.field = field.into();
         self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_codes_round_trip_by_name() {
+        for code in ErrorCode::ALL {
+            assert_eq!(ErrorCode::from_name(code.as_str()), Some(code));
+        }
+        assert_eq!(ErrorCode::from_name("NOT_A_CODE"), None);
     }
 }

@@ -11,7 +11,9 @@
 //! - [`kpi`]: KPI thresholds and health.
 //! - [`alignment`]: the acyclic parent/child rule between objectives.
 //! - [`rules`]: checks that span several records (check-in admission, limits).
+//! - [`series`]: KPI measurements grouped by calendar interval and aggregated.
 //! - [`events`]: the events that the outbox stores and subscribers receive.
+//! - [`webhooks`]: webhook event types, target address rules and the retry policy.
 //! - [`clock`]: the injected source of "now".
 
 pub mod access;
@@ -24,7 +26,9 @@ pub mod kpi;
 pub mod model;
 pub mod progress;
 pub mod rules;
+pub mod series;
 pub mod values;
+pub mod webhooks;
 
 pub use error::{ErrorCode, ValidationError};
 

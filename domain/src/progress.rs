@@ -80,7 +80,7 @@ pub struct CycleWindow {
 
 /// The instant a calendar day begins in `time_zone`. Where a daylight-saving change skips
 /// midnight, the day begins at the first instant that exists.
-fn start_of_day(date: NaiveDate, time_zone: TimeZone) -> DateTime<Utc> {
+pub fn start_of_day(date: NaiveDate, time_zone: TimeZone) -> DateTime<Utc> {
     let tz = time_zone.tz();
     let midnight = date.and_time(chrono::NaiveTime::MIN);
     let mut local = midnight;

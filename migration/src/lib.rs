@@ -7,6 +7,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261204_000001_core;
 mod m20261205_000002_access;
+mod m20261206_000003_webhooks;
 
 pub struct Migrator;
 
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261204_000001_core::Migration),
             Box::new(m20261205_000002_access::Migration),
+            Box::new(m20261206_000003_webhooks::Migration),
         ]
     }
 }

@@ -4,11 +4,12 @@ use crate::convert;
 use crate::entities::{check_in, key_result, objective};
 use crate::error::StoreError;
 use crate::idempotency;
+use crate::idempotency::StoredItem;
 use crate::page::{self, Page, PageRequest, SortKey};
 use crate::rollup::{self, CycleTiming};
 use crate::scoped::{self, OrganizationScoped};
 use crate::tx::WriteTx;
-use crate::{Actor, Store};
+use crate::{Actor, RecordRef, Store};
 use chrono::{DateTime, Utc};
 use headway_domain::events::{EventPayload, NewEvent, RecordKind};
 use headway_domain::ids::{ApiTokenId, CheckInId, KeyResultId, OrganizationId, UserId};
@@ -16,15 +17,17 @@ use headway_domain::model::{CheckIn, KeyResult, KeyResultType, ObjectiveState, S
 use headway_domain::progress::{self, KEY_RESULT_MILESTONES};
 use headway_domain::rules::{self, CheckInTarget};
 use headway_domain::values::{Confidence, Description, IdempotencyKey, MetricValue};
+use headway_domain::{ErrorCode, ValidationError};
 use sea_orm::ActiveValue::Set;
 use sea_orm::{ActiveModelTrait, ColumnTrait, IntoActiveModel, QueryFilter};
 use serde::Serialize;
+use std::collections::{BTreeSet, HashMap, HashSet};
 use uuid::Uuid;
 
 /// A check-in as a client sends it.
 #[derive(Clone, Debug, Serialize)]
 pub struct NewCheckIn {
-    pub key_result_id: KeyResultId,
+    pub key_result: RecordRef<KeyResultId>,
     /// The value, for every type but BOOLEAN.
     pub value: Option<MetricValue>,
     /// Done or not, for BOOLEAN key results.
@@ -33,7 +36,7 @@ pub struct NewCheckIn {
     pub comment: Option<Description>,
     /// When the value was true; now when left out.
     pub observed_at: Option<DateTime<Utc>>,
-    #[serde(skip)]
+    /// Makes a retry safe: of the call, or of this item in any later batch.
     pub idempotency_key: Option<IdempotencyKey>,
 }
 
@@ -58,6 +61,108 @@ pub(crate) struct CheckInRecord {
 }
 
 const CREATE_CHECK_IN: &str = "createCheckIn";
+const RECORD_CHECK_INS: &str = "recordCheckIns";
+/// The operation name under which single items of a batch remember their results.
+const RECORD_CHECK_IN_ITEM: &str = "recordCheckIns.item";
+
+/// The key results that check-ins name, by id and by external key.
+struct ResolvedKeyResults {
+    by_id: HashMap<Uuid, key_result::Model>,
+    by_key: HashMap<String, Uuid>,
+}
+
+impl ResolvedKeyResults {
+    async fn load<'a>(
+        tx: &WriteTx,
+        refs: impl IntoIterator<Item = &'a RecordRef<KeyResultId>>,
+    ) -> Result<Self, StoreError> {
+        let mut ids = BTreeSet::new();
+        let mut keys = BTreeSet::new();
+        for reference in refs {
+            match reference {
+                RecordRef::Id(id) => ids.insert(id.as_uuid()),
+                RecordRef::ExternalKey(key) => keys.insert(key.as_str().to_owned()),
+            };
+        }
+        let organization_id = tx.organization_id();
+        let mut by_id: HashMap<Uuid, key_result::Model> =
+            scoped::find_many::<key_result::Entity, _>(&tx.db, organization_id, ids)
+                .await?
+                .into_iter()
+                .map(|row| (row.id, row))
+                .collect();
+        let mut by_key = HashMap::new();
+        let keys: Vec<String> = keys.into_iter().collect();
+        for chunk in keys.chunks(500) {
+            let rows = key_result::Entity::find_in(organization_id)
+                .filter(key_result::Column::ExternalKey.is_in(chunk.iter().cloned()))
+                .all(&tx.db)
+                .await?;
+            for row in rows {
+                if let Some(key) = &row.external_key {
+                    by_key.insert(key.clone(), row.id);
+                }
+                by_id.insert(row.id, row);
+            }
+        }
+        Ok(Self { by_id, by_key })
+    }
+
+    /// Returns the key result that `reference` names, or a NOT_FOUND error naming the field.
+    fn get(
+        &self,
+        reference: &RecordRef<KeyResultId>,
+    ) -> Result<&key_result::Model, ValidationError> {
+        let found = match reference {
+            RecordRef::Id(id) => self.by_id.get(&id.as_uuid()),
+            RecordRef::ExternalKey(key) => self
+                .by_key
+                .get(key.as_str())
+                .and_then(|id| self.by_id.get(id)),
+        };
+        found.ok_or_else(|| match reference {
+            RecordRef::Id(_) => ValidationError::new(
+                "keyResultId",
+                ErrorCode::NotFound,
+                "no key result with this id exists in the organization",
+            ),
+            RecordRef::ExternalKey(key) => ValidationError::new(
+                "keyResultExternalKey",
+                ErrorCode::NotFound,
+                format!("no key result with the external key \"{key}\" exists in the organization"),
+            ),
+        })
+    }
+}
+
+/// Checks a check-in against its key result, objective and cycle, and gives what to write.
+fn validate(
+    actor: Actor,
+    now: DateTime<Utc>,
+    row: &key_result::Model,
+    objective: &objective::Model,
+    timing: CycleTiming,
+    input: &NewCheckIn,
+) -> Result<CheckInRecord, StoreError> {
+    let kind = KeyResultType::from_name(&row.kind)
+        .ok_or_else(|| StoreError::Corrupt(format!("key_results.kind holds \"{}\"", row.kind)))?;
+    let value = rules::check_in_value(kind, input.value, input.done)?;
+    let observed_at = input.observed_at.map_or(now, convert::storable_instant);
+    admit(row, objective, timing, observed_at, now)?;
+    Ok(CheckInRecord {
+        value,
+        confidence: input.confidence,
+        comment: input.comment.clone(),
+        observed_at,
+        source: if actor.api_token_id.is_some() {
+            Source::ApiToken
+        } else {
+            Source::User
+        },
+        author_id: actor.user_id,
+        api_token_id: actor.api_token_id,
+    })
+}
 
 /// Writes a check-in and, when it is the newest observation, moves the key result's current
 /// value and progress. The caller rolls the objective up afterwards.
@@ -187,13 +292,8 @@ impl Store {
             None => None,
         };
 
-        let row = scoped::find_one::<key_result::Entity, _>(
-            &tx.db,
-            organization_id,
-            input.key_result_id.as_uuid(),
-        )
-        .await?
-        .ok_or_else(|| StoreError::not_found("keyResultId", "key result"))?;
+        let key_results = ResolvedKeyResults::load(&tx, [&input.key_result]).await?;
+        let row = key_results.get(&input.key_result)?.clone();
         let objective =
             scoped::find_one::<objective::Entity, _>(&tx.db, organization_id, row.objective_id)
                 .await?
@@ -201,26 +301,7 @@ impl Store {
                     StoreError::Corrupt("a key result's objective is missing".to_owned())
                 })?;
         let timing = rollup::cycle_timing(&tx, objective.cycle_id).await?;
-        let kind = KeyResultType::from_name(&row.kind).ok_or_else(|| {
-            StoreError::Corrupt(format!("key_results.kind holds \"{}\"", row.kind))
-        })?;
-        let value = rules::check_in_value(kind, input.value, input.done)?;
-        let observed_at = input.observed_at.map_or(tx.now, convert::storable_instant);
-        admit(&row, &objective, timing, observed_at, tx.now)?;
-
-        let record = CheckInRecord {
-            value,
-            confidence: input.confidence,
-            comment: input.comment.clone(),
-            observed_at,
-            source: if actor.api_token_id.is_some() {
-                Source::ApiToken
-            } else {
-                Source::User
-            },
-            author_id: actor.user_id,
-            api_token_id: actor.api_token_id,
-        };
+        let record = validate(actor, tx.now, &row, &objective, timing, &input)?;
         let (check_in, key_result) =
             record_and_roll_up(&mut tx, row, &objective, timing, record).await?;
         tx.audit_row(
@@ -240,6 +321,228 @@ impl Store {
             key_result: convert::key_result(key_result)?,
             replayed: false,
         })
+    }
+
+    /// Records up to a batch of check-ins in one transaction. Valid items are stored and
+    /// invalid ones rejected one by one; each objective rolls up once at the end. The batch
+    /// key replays a whole batch; an item key replays that item in any later batch.
+    pub async fn record_check_ins(
+        &self,
+        actor: Actor,
+        items: Vec<NewCheckIn>,
+        idempotency_key: Option<IdempotencyKey>,
+    ) -> Result<Vec<Result<CheckInOutcome, ValidationError>>, StoreError> {
+        let mut tx = WriteTx::begin(self, actor).await?;
+        let organization_id = actor.organization_id;
+        let fingerprint = match &idempotency_key {
+            Some(key) => {
+                let fingerprint = idempotency::fingerprint(RECORD_CHECK_INS, &items)?;
+                if let Some(result) =
+                    idempotency::recall(&tx, key, RECORD_CHECK_INS, &fingerprint).await?
+                {
+                    drop(tx);
+                    let stored: Vec<StoredItem> =
+                        serde_json::from_value(result).map_err(|error| {
+                            StoreError::Corrupt(format!("idempotency_keys.result: {error}"))
+                        })?;
+                    let replayed = (0..stored.len()).collect();
+                    return self
+                        .check_in_outcomes(organization_id, stored, HashMap::new(), &replayed)
+                        .await;
+                }
+                Some(fingerprint)
+            }
+            None => None,
+        };
+
+        let mut key_results =
+            ResolvedKeyResults::load(&tx, items.iter().map(|item| &item.key_result)).await?;
+        let objective_ids: BTreeSet<Uuid> = key_results
+            .by_id
+            .values()
+            .map(|row| row.objective_id)
+            .collect();
+        let objectives: HashMap<Uuid, objective::Model> =
+            scoped::find_many::<objective::Entity, _>(&tx.db, organization_id, objective_ids)
+                .await?
+                .into_iter()
+                .map(|row| (row.id, row))
+                .collect();
+        let mut timings: HashMap<Uuid, CycleTiming> = HashMap::new();
+        let remembered = idempotency::recall_items(
+            &tx,
+            items
+                .iter()
+                .filter_map(|item| item.idempotency_key.as_ref()),
+        )
+        .await?;
+
+        let mut stored: Vec<StoredItem> = Vec::with_capacity(items.len());
+        let mut replayed = HashSet::new();
+        let mut keys_in_batch: HashMap<&str, (usize, String)> = HashMap::new();
+        let mut written: HashMap<Uuid, (check_in::Model, key_result::Model)> = HashMap::new();
+        let mut touched: Vec<Uuid> = Vec::new();
+        let mut remember = Vec::new();
+        for (index, item) in items.iter().enumerate() {
+            // An item key seen before returns its first result.
+            let item_fingerprint = match &item.idempotency_key {
+                Some(key) => {
+                    let fingerprint = idempotency::fingerprint(RECORD_CHECK_IN_ITEM, item)?;
+                    if let Some((first, first_fingerprint)) = keys_in_batch.get(key.as_str()) {
+                        if *first_fingerprint == fingerprint {
+                            let first = stored[*first].clone();
+                            stored.push(first);
+                            replayed.insert(index);
+                        } else {
+                            stored.push(StoredItem::rejected(&idempotency::reused(key.as_str())));
+                        }
+                        continue;
+                    }
+                    keys_in_batch.insert(key.as_str(), (index, fingerprint.clone()));
+                    if let Some(row) = remembered.get(key.as_str()) {
+                        match idempotency::stored_result(row, RECORD_CHECK_IN_ITEM, &fingerprint) {
+                            Ok(result) => {
+                                stored.push(StoredItem::from_json(result)?);
+                                replayed.insert(index);
+                            }
+                            Err(StoreError::Rejected(error)) => {
+                                stored.push(StoredItem::rejected(&error));
+                            }
+                            Err(error) => return Err(error),
+                        }
+                        continue;
+                    }
+                    Some(fingerprint)
+                }
+                None => None,
+            };
+
+            let row = match key_results.get(&item.key_result) {
+                Ok(row) => row.clone(),
+                Err(error) => {
+                    stored.push(StoredItem::rejected(&error));
+                    continue;
+                }
+            };
+            let objective = objectives.get(&row.objective_id).ok_or_else(|| {
+                StoreError::Corrupt("a key result's objective is missing".to_owned())
+            })?;
+            let timing = match timings.get(&objective.cycle_id) {
+                Some(timing) => *timing,
+                None => {
+                    let timing = rollup::cycle_timing(&tx, objective.cycle_id).await?;
+                    timings.insert(objective.cycle_id, timing);
+                    timing
+                }
+            };
+            let record = match validate(actor, tx.now, &row, objective, timing, item) {
+                Ok(record) => record,
+                Err(StoreError::Rejected(error)) => {
+                    stored.push(StoredItem::rejected(&error));
+                    continue;
+                }
+                Err(error) => return Err(error),
+            };
+            let (check_in, updated) = self::record(&mut tx, row, objective, timing, record).await?;
+            tx.audit_row(
+                "recordCheckIns",
+                "CheckIn",
+                check_in.id,
+                None,
+                Some(&check_in),
+            );
+            if !touched.contains(&objective.id) {
+                touched.push(objective.id);
+            }
+            key_results.by_id.insert(updated.id, updated.clone());
+            let result = StoredItem::Recorded {
+                id: check_in.id,
+                replaced: false,
+            };
+            if let (Some(key), Some(fingerprint)) = (&item.idempotency_key, item_fingerprint) {
+                remember.push((key.clone(), fingerprint, result.to_json()?));
+            }
+            stored.push(result);
+            written.insert(check_in.id, (check_in, updated));
+        }
+
+        for objective_id in touched {
+            rollup::roll_up(&mut tx, objective_id.into()).await?;
+        }
+        idempotency::remember_items(&tx, RECORD_CHECK_IN_ITEM, remember).await?;
+        if let (Some(key), Some(fingerprint)) = (&idempotency_key, &fingerprint) {
+            let result = serde_json::to_value(&stored).map_err(|error| {
+                StoreError::Corrupt(format!("batch result does not serialize: {error}"))
+            })?;
+            idempotency::remember(&tx, key, RECORD_CHECK_INS, fingerprint, &result).await?;
+        }
+        tx.commit(self).await?;
+        self.check_in_outcomes(organization_id, stored, written, &replayed)
+            .await
+    }
+
+    /// Turns item results into outcomes: `written` contains what this call wrote, and the rows of
+    /// results stored by earlier calls are read.
+    async fn check_in_outcomes(
+        &self,
+        organization_id: OrganizationId,
+        stored: Vec<StoredItem>,
+        mut written: HashMap<Uuid, (check_in::Model, key_result::Model)>,
+        replayed: &HashSet<usize>,
+    ) -> Result<Vec<Result<CheckInOutcome, ValidationError>>, StoreError> {
+        let missing: Vec<Uuid> = stored
+            .iter()
+            .filter_map(|item| match item {
+                StoredItem::Recorded { id, .. } if !written.contains_key(id) => Some(*id),
+                _ => None,
+            })
+            .collect();
+        if !missing.is_empty() {
+            let check_ins =
+                scoped::find_many::<check_in::Entity, _>(&self.db, organization_id, missing)
+                    .await?;
+            let key_results: HashMap<Uuid, key_result::Model> =
+                scoped::find_many::<key_result::Entity, _>(
+                    &self.db,
+                    organization_id,
+                    check_ins
+                        .iter()
+                        .map(|row| row.key_result_id)
+                        .collect::<BTreeSet<_>>(),
+                )
+                .await?
+                .into_iter()
+                .map(|row| (row.id, row))
+                .collect();
+            for check_in in check_ins {
+                let key_result = key_results
+                    .get(&check_in.key_result_id)
+                    .cloned()
+                    .ok_or_else(|| {
+                        StoreError::Corrupt("a check-in's key result is missing".to_owned())
+                    })?;
+                written.insert(check_in.id, (check_in, key_result));
+            }
+        }
+        stored
+            .into_iter()
+            .enumerate()
+            .map(|(index, item)| match item {
+                StoredItem::Recorded { id, .. } => {
+                    let (check_in, key_result) = written.get(&id).cloned().ok_or_else(|| {
+                        StoreError::Corrupt("a remembered check-in is missing".to_owned())
+                    })?;
+                    Ok(Ok(CheckInOutcome {
+                        check_in: convert::check_in(check_in)?,
+                        key_result: convert::key_result(key_result)?,
+                        replayed: replayed.contains(&index),
+                    }))
+                }
+                rejected => Ok(Err(rejected.into_error().unwrap_or_else(|| {
+                    ValidationError::new("", ErrorCode::Invalid, "rejected")
+                }))),
+            })
+            .collect()
     }
 
     async fn replay_check_in(

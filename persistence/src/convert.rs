@@ -37,7 +37,7 @@ pub(crate) fn decimal(table: &str, column: &str, text: &str) -> Result<Decimal, 
     Decimal::from_str_exact(text).map_err(|_| corrupt(table, column, text))
 }
 
-fn metric(table: &str, column: &str, text: &str) -> Result<MetricValue, StoreError> {
+pub(crate) fn metric(table: &str, column: &str, text: &str) -> Result<MetricValue, StoreError> {
     MetricValue::new(decimal(table, column, text)?).map_err(|_| corrupt(table, column, text))
 }
 

@@ -273,3 +273,61 @@ entity!(audit_entry, "audit_entries", {
     pub changes: String,
     pub occurred_at: DateTimeUtc,
 });
+
+entity!(webhook_endpoint, "webhook_endpoints", {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub organization_id: Uuid,
+    pub url: String,
+    pub description: Option<String>,
+    /// Kept out of the audit log's serialized rows.
+    #[serde(skip_serializing)]
+    pub secret: String,
+    pub event_types: String,
+    pub enabled: bool,
+    pub disabled_reason: Option<String>,
+    pub disabled_at: Option<DateTimeUtc>,
+    pub consecutive_failures: i32,
+    pub cursor: i64,
+    pub lease_owner: Option<String>,
+    pub lease_until: Option<DateTimeUtc>,
+    pub version: i32,
+    pub created_by: Option<Uuid>,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+    pub archived_at: Option<DateTimeUtc>,
+});
+
+entity!(webhook_delivery, "webhook_deliveries", {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub organization_id: Uuid,
+    pub endpoint_id: Uuid,
+    pub kind: String,
+    pub event_id: Uuid,
+    pub event_type: String,
+    pub sequence: i64,
+    pub body: String,
+    pub status: String,
+    pub attempts: i32,
+    pub next_attempt_at: Option<DateTimeUtc>,
+    pub last_attempt_at: Option<DateTimeUtc>,
+    pub response_status: Option<i32>,
+    pub last_error: Option<String>,
+    pub redelivery_of: Option<Uuid>,
+    pub created_at: DateTimeUtc,
+    pub completed_at: Option<DateTimeUtc>,
+});
+
+entity!(webhook_attempt, "webhook_attempts", {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub organization_id: Uuid,
+    pub delivery_id: Uuid,
+    pub number: i32,
+    pub started_at: DateTimeUtc,
+    pub duration_ms: i32,
+    pub response_status: Option<i32>,
+    pub response_body: Option<String>,
+    pub error: Option<String>,
+});

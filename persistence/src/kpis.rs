@@ -1,9 +1,10 @@
 //! KPIs and their measurements, including batch ingestion and the key results they drive.
 
+use crate::RecordRef;
 use crate::convert;
-use crate::entities::{key_result, kpi, kpi_measurement, objective};
+use crate::entities::{idempotency_key, key_result, kpi, kpi_measurement, objective};
 use crate::error::{StoreError, check_version};
-use crate::idempotency;
+use crate::idempotency::{self, StoredItem};
 use crate::key_results::follow_kpi;
 use crate::page::{self, Page, PageRequest, SortKey};
 use crate::rollup;
@@ -19,6 +20,7 @@ use headway_domain::model::{
     CycleState, Kpi, KpiFrequency, KpiMeasurement, ObjectiveState, Source, Unit, UnitKind,
 };
 use headway_domain::rules;
+use headway_domain::series::{Accumulator, Bucket};
 use headway_domain::values::{
     CurrencyCode, Description, ExternalKey, IdempotencyKey, MetricValue, Name,
 };
@@ -27,9 +29,10 @@ use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
+    QuerySelect,
 };
 use serde::Serialize;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use uuid::Uuid;
 
 #[derive(Clone, Debug)]
@@ -70,9 +73,11 @@ pub struct KpiChanges {
 /// One measurement as a client sends it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct NewMeasurement {
-    pub kpi_id: KpiId,
+    pub kpi: RecordRef<KpiId>,
     pub value: MetricValue,
     pub observed_at: DateTime<Utc>,
+    /// Makes a retry of this item safe across batches.
+    pub idempotency_key: Option<IdempotencyKey>,
 }
 
 /// A stored measurement, and whether it replaced an earlier value for the same time.
@@ -80,9 +85,13 @@ pub struct NewMeasurement {
 pub struct MeasurementOutcome {
     pub measurement: KpiMeasurement,
     pub replaced: bool,
+    /// Whether this is the stored result of an earlier request with the same idempotency key.
+    pub replayed: bool,
 }
 
 const RECORD_MEASUREMENTS: &str = "recordKpiMeasurements";
+/// The operation name under which single items of a batch remember their results.
+const RECORD_MEASUREMENT_ITEM: &str = "recordKpiMeasurements.item";
 
 fn kpi_scope(row: &kpi::Model) -> EventScope {
     EventScope {
@@ -127,32 +136,131 @@ async fn writable_kpi(tx: &WriteTx, kpi_id: KpiId) -> Result<kpi::Model, StoreEr
     Ok(row)
 }
 
-/// The stored result of one batch item, for replays.
-#[derive(serde::Deserialize, Serialize)]
-#[serde(rename_all = "camelCase")]
-enum StoredItem {
-    Recorded {
-        measurement_id: Uuid,
-        replaced: bool,
-    },
-    Rejected {
-        field: String,
-        code: String,
-        message: String,
+/// The plan for one item of a measurement batch.
+enum ItemPlan {
+    /// Rejected before anything is written.
+    Rejected(ValidationError),
+    /// An earlier batch stored this item under its key.
+    Replayed(StoredItem),
+    /// The item repeats an earlier item of this batch with the same key.
+    SameAs(usize),
+    /// To be written at `observed_at`, with the fingerprint its key remembers.
+    Write {
+        kpi_id: Uuid,
+        observed_at: DateTime<Utc>,
+        fingerprint: Option<String>,
     },
 }
 
-fn error_code(name: &str) -> ErrorCode {
-    [
-        ErrorCode::NotFound,
-        ErrorCode::Archived,
-        ErrorCode::OutOfRange,
-        ErrorCode::Invalid,
-        ErrorCode::InvalidFormat,
-    ]
-    .into_iter()
-    .find(|code| code.as_str() == name)
-    .unwrap_or(ErrorCode::Invalid)
+/// The KPIs that a batch names, by id and by external key.
+struct ResolvedKpis {
+    by_id: HashMap<Uuid, kpi::Model>,
+    by_key: HashMap<String, Uuid>,
+}
+
+async fn resolve_kpis(tx: &WriteTx, items: &[NewMeasurement]) -> Result<ResolvedKpis, StoreError> {
+    let mut ids = BTreeSet::new();
+    let mut keys = BTreeSet::new();
+    for item in items {
+        match &item.kpi {
+            RecordRef::Id(id) => ids.insert(id.as_uuid()),
+            RecordRef::ExternalKey(key) => keys.insert(key.as_str().to_owned()),
+        };
+    }
+    let organization_id = tx.organization_id();
+    let mut by_id: HashMap<Uuid, kpi::Model> =
+        scoped::find_many::<kpi::Entity, _>(&tx.db, organization_id, ids)
+            .await?
+            .into_iter()
+            .map(|row| (row.id, row))
+            .collect();
+    let mut by_key = HashMap::new();
+    let keys: Vec<String> = keys.into_iter().collect();
+    for chunk in keys.chunks(500) {
+        let rows = kpi::Entity::find_in(organization_id)
+            .filter(kpi::Column::ExternalKey.is_in(chunk.iter().cloned()))
+            .all(&tx.db)
+            .await?;
+        for row in rows {
+            if let Some(key) = &row.external_key {
+                by_key.insert(key.clone(), row.id);
+            }
+            by_id.insert(row.id, row);
+        }
+    }
+    Ok(ResolvedKpis { by_id, by_key })
+}
+
+/// Decides what to do with one item of a measurement batch, before anything is written.
+fn plan_measurement<'a>(
+    tx: &WriteTx,
+    kpis: &ResolvedKpis,
+    remembered: &HashMap<String, idempotency_key::Model>,
+    keys_in_batch: &mut HashMap<&'a str, (usize, String)>,
+    index: usize,
+    item: &'a NewMeasurement,
+) -> Result<ItemPlan, StoreError> {
+    let fingerprint = match &item.idempotency_key {
+        Some(key) => {
+            let fingerprint = idempotency::fingerprint(RECORD_MEASUREMENT_ITEM, item)?;
+            if let Some((first, first_fingerprint)) = keys_in_batch.get(key.as_str()) {
+                return Ok(if *first_fingerprint == fingerprint {
+                    ItemPlan::SameAs(*first)
+                } else {
+                    ItemPlan::Rejected(idempotency::reused(key.as_str()))
+                });
+            }
+            keys_in_batch.insert(key.as_str(), (index, fingerprint.clone()));
+            if let Some(row) = remembered.get(key.as_str()) {
+                return match idempotency::stored_result(row, RECORD_MEASUREMENT_ITEM, &fingerprint)
+                {
+                    Ok(result) => Ok(ItemPlan::Replayed(StoredItem::from_json(result)?)),
+                    Err(StoreError::Rejected(error)) => Ok(ItemPlan::Rejected(error)),
+                    Err(error) => Err(error),
+                };
+            }
+            Some(fingerprint)
+        }
+        None => None,
+    };
+    let (field, row) = match &item.kpi {
+        RecordRef::Id(id) => ("kpiId", kpis.by_id.get(&id.as_uuid())),
+        RecordRef::ExternalKey(key) => (
+            "kpiExternalKey",
+            kpis.by_key
+                .get(key.as_str())
+                .and_then(|id| kpis.by_id.get(id)),
+        ),
+    };
+    let Some(row) = row else {
+        let message = match &item.kpi {
+            RecordRef::Id(_) => "no KPI with this id exists in the organization".to_owned(),
+            RecordRef::ExternalKey(key) => {
+                format!("no KPI with the external key \"{key}\" exists in the organization")
+            }
+        };
+        return Ok(ItemPlan::Rejected(ValidationError::new(
+            field,
+            ErrorCode::NotFound,
+            message,
+        )));
+    };
+    if row.archived_at.is_some() {
+        return Ok(ItemPlan::Rejected(ValidationError::new(
+            field,
+            ErrorCode::Archived,
+            "the KPI is archived and takes no measurements",
+        )));
+    }
+    let observed_at = convert::storable_instant(item.observed_at);
+    if let Err(error) = rules::validate_observed_at(observed_at, tx.now) {
+        return Ok(ItemPlan::Rejected(error));
+    }
+    Ok(ItemPlan::Write {
+        kpi_id: row.id,
+        observed_at,
+        fingerprint,
+    })
 }
 
 impl Store {
@@ -325,6 +433,7 @@ impl Store {
     ///
     /// A measurement for a KPI and observed-at time that already has one replaces its value.
     /// Key results that follow an affected KPI move to its latest value within their cycle.
+    /// The batch key replays a whole batch; an item key replays that item in any later batch.
     pub async fn record_measurements(
         &self,
         actor: Actor,
@@ -340,8 +449,12 @@ impl Store {
                     idempotency::recall(&tx, key, RECORD_MEASUREMENTS, &fingerprint).await?
                 {
                     drop(tx);
+                    let stored: Vec<StoredItem> =
+                        serde_json::from_value(result).map_err(|error| {
+                            StoreError::Corrupt(format!("idempotency_keys.result: {error}"))
+                        })?;
                     return self
-                        .replay_measurements(organization_id, &items, result)
+                        .measurement_outcomes(organization_id, &items, stored, HashMap::new())
                         .await;
                 }
                 Some(fingerprint)
@@ -354,46 +467,45 @@ impl Store {
             Source::User
         };
 
-        let kpi_ids: BTreeSet<Uuid> = items.iter().map(|item| item.kpi_id.as_uuid()).collect();
-        let kpis: HashMap<Uuid, kpi::Model> =
-            scoped::find_many::<kpi::Entity, _>(&tx.db, organization_id, kpi_ids.iter().copied())
-                .await?
-                .into_iter()
-                .map(|row| (row.id, row))
-                .collect();
-
+        let kpis = resolve_kpis(&tx, &items).await?;
         let thresholds: HashMap<Uuid, KpiThresholds> = kpis
+            .by_id
             .iter()
             .map(|(id, row)| convert::kpi(row.clone()).map(|kpi| (*id, kpi.thresholds)))
             .collect::<Result<_, _>>()?;
+        let remembered = idempotency::recall_items(
+            &tx,
+            items
+                .iter()
+                .filter_map(|item| item.idempotency_key.as_ref()),
+        )
+        .await?;
 
-        // Validate each item on its own.
-        let mut checked: Vec<Result<(NewMeasurement, DateTime<Utc>), ValidationError>> =
-            Vec::with_capacity(items.len());
-        for item in &items {
-            let observed_at = convert::storable_instant(item.observed_at);
-            let verdict = match kpis.get(&item.kpi_id.as_uuid()) {
-                None => Err(ValidationError::new(
-                    "kpiId",
-                    ErrorCode::NotFound,
-                    "no KPI with this id exists in the organization",
-                )),
-                Some(row) if row.archived_at.is_some() => Err(ValidationError::new(
-                    "kpiId",
-                    ErrorCode::Archived,
-                    "the KPI is archived and takes no measurements",
-                )),
-                Some(_) => rules::validate_observed_at(observed_at, tx.now)
-                    .map(|()| (item.clone(), observed_at)),
-            };
-            checked.push(verdict);
+        // Decide each item on its own.
+        let mut plans = Vec::with_capacity(items.len());
+        let mut keys_in_batch: HashMap<&str, (usize, String)> = HashMap::new();
+        for (index, item) in items.iter().enumerate() {
+            plans.push(plan_measurement(
+                &tx,
+                &kpis,
+                &remembered,
+                &mut keys_in_batch,
+                index,
+                item,
+            )?);
         }
 
         // Which points exist already.
-        let valid: Vec<(Uuid, DateTime<Utc>)> = checked
+        let valid: Vec<(Uuid, DateTime<Utc>)> = plans
             .iter()
-            .filter_map(|verdict| verdict.as_ref().ok())
-            .map(|(item, observed_at)| (item.kpi_id.as_uuid(), *observed_at))
+            .filter_map(|plan| match plan {
+                ItemPlan::Write {
+                    kpi_id,
+                    observed_at,
+                    ..
+                } => Some((*kpi_id, *observed_at)),
+                _ => None,
+            })
             .collect();
         let mut existing: HashMap<(Uuid, DateTime<Utc>), Uuid> = HashMap::new();
         for chunk in valid.chunks(500) {
@@ -409,26 +521,39 @@ impl Store {
             }
         }
 
-        // Resolve each valid item to its row: the stored one, one written earlier in this
-        // batch, or a new one. The last value for a point wins.
-        let mut outcomes = Vec::with_capacity(items.len());
+        // Resolve each item to its row: the stored one, one written earlier in this batch,
+        // or a new one. The last value for a point wins.
+        let mut stored: Vec<StoredItem> = Vec::with_capacity(items.len());
+        let mut written: HashMap<Uuid, KpiMeasurement> = HashMap::new();
         let mut rows: HashMap<(Uuid, DateTime<Utc>), kpi_measurement::ActiveModel> = HashMap::new();
         let mut latest: HashMap<Uuid, (DateTime<Utc>, MetricValue)> = HashMap::new();
-        for verdict in checked {
-            let (item, observed_at) = match verdict {
-                Ok(valid) => valid,
-                Err(error) => {
-                    outcomes.push(Err(error));
+        let mut remember = Vec::new();
+        for (plan, item) in plans.iter().zip(&items) {
+            let (kpi_id, observed_at, fingerprint) = match plan {
+                ItemPlan::Rejected(error) => {
+                    stored.push(StoredItem::rejected(error));
                     continue;
                 }
+                ItemPlan::Replayed(item) => {
+                    stored.push(item.clone());
+                    continue;
+                }
+                ItemPlan::SameAs(first) => {
+                    let first = stored[*first].clone();
+                    stored.push(first);
+                    continue;
+                }
+                ItemPlan::Write {
+                    kpi_id,
+                    observed_at,
+                    fingerprint,
+                } => (*kpi_id, *observed_at, fingerprint),
             };
-            let kpi_id = item.kpi_id.as_uuid();
             let point = (kpi_id, observed_at);
             let replaced = existing.contains_key(&point);
             let id = *existing
                 .entry(point)
                 .or_insert_with(|| KpiMeasurementId::generate().as_uuid());
-            let created_at = tx.now;
             rows.insert(
                 point,
                 kpi_measurement::ActiveModel {
@@ -438,40 +563,43 @@ impl Store {
                     observed_at: Set(observed_at),
                     value: Set(item.value.to_string()),
                     source: Set(source.as_str().to_owned()),
-                    created_at: Set(created_at),
+                    created_at: Set(tx.now),
                     updated_at: Set(tx.now),
                 },
             );
-            let newest = latest.get(&kpi_id).is_none_or(|(at, _)| observed_at >= *at);
-            if newest {
+            if latest.get(&kpi_id).is_none_or(|(at, _)| observed_at >= *at) {
                 latest.insert(kpi_id, (observed_at, item.value));
             }
-            let row = &kpis[&kpi_id];
-            let thresholds = &thresholds[&kpi_id];
+            let row = &kpis.by_id[&kpi_id];
             tx.emit(NewEvent {
                 payload: EventPayload::KpiMeasurementRecorded {
-                    kpi_id: item.kpi_id,
+                    kpi_id: kpi_id.into(),
                     measurement_id: id.into(),
                     value: item.value.get(),
                     observed_at,
                     replaced,
-                    health: thresholds.health(Some(item.value)),
+                    health: thresholds[&kpi_id].health(Some(item.value)),
                 },
                 scope: kpi_scope(row),
             });
-            outcomes.push(Ok(MeasurementOutcome {
-                measurement: KpiMeasurement {
+            written.insert(
+                id,
+                KpiMeasurement {
                     id: id.into(),
                     organization_id,
-                    kpi_id: item.kpi_id,
+                    kpi_id: kpi_id.into(),
                     value: item.value,
                     source,
                     observed_at,
-                    created_at,
+                    created_at: tx.now,
                     updated_at: tx.now,
                 },
-                replaced,
-            }));
+            );
+            let result = StoredItem::Recorded { id, replaced };
+            if let (Some(key), Some(fingerprint)) = (&item.idempotency_key, fingerprint) {
+                remember.push((key.clone(), fingerprint.clone(), result.to_json()?));
+            }
+            stored.push(result);
         }
 
         // Write the points: new ones are inserted, known ones take the new value.
@@ -496,14 +624,20 @@ impl Store {
 
         // One audit entry per KPI: how many values, observed when.
         let mut per_kpi: HashMap<Uuid, (usize, DateTime<Utc>, DateTime<Utc>)> = HashMap::new();
-        for measurement in outcomes.iter().filter_map(|outcome| outcome.as_ref().ok()) {
-            let at = measurement.measurement.observed_at;
-            let entry = per_kpi
-                .entry(measurement.measurement.kpi_id.as_uuid())
-                .or_insert((0, at, at));
-            entry.0 += 1;
-            entry.1 = entry.1.min(at);
-            entry.2 = entry.2.max(at);
+        for plan in &plans {
+            if let ItemPlan::Write {
+                kpi_id,
+                observed_at,
+                ..
+            } = plan
+            {
+                let entry = per_kpi
+                    .entry(*kpi_id)
+                    .or_insert((0, *observed_at, *observed_at));
+                entry.0 += 1;
+                entry.1 = entry.1.min(*observed_at);
+                entry.2 = entry.2.max(*observed_at);
+            }
         }
         for (kpi_id, (count, from, to)) in per_kpi {
             tx.audit(
@@ -516,7 +650,7 @@ impl Store {
 
         // Move each KPI's latest value, then the key results that follow it.
         for (kpi_id, (observed_at, value)) in &latest {
-            let row = &kpis[kpi_id];
+            let row = &kpis.by_id[kpi_id];
             if row.latest_observed_at.is_none_or(|at| *observed_at >= at) {
                 let mut update = row.clone().into_active_model();
                 update.latest_value = Set(Some(value.to_string()));
@@ -526,76 +660,77 @@ impl Store {
         }
         follow_kpis(&mut tx, latest.keys().copied().collect()).await?;
 
+        idempotency::remember_items(&tx, RECORD_MEASUREMENT_ITEM, remember).await?;
         if let (Some(key), Some(fingerprint)) = (&idempotency_key, &fingerprint) {
-            let stored: Vec<StoredItem> = outcomes
-                .iter()
-                .map(|outcome| match outcome {
-                    Ok(outcome) => StoredItem::Recorded {
-                        measurement_id: outcome.measurement.id.as_uuid(),
-                        replaced: outcome.replaced,
-                    },
-                    Err(error) => StoredItem::Rejected {
-                        field: error.field.clone(),
-                        code: error.code.as_str().to_owned(),
-                        message: error.message.clone(),
-                    },
-                })
-                .collect();
-            let result = serde_json::to_value(stored).map_err(|error| {
+            let result = serde_json::to_value(&stored).map_err(|error| {
                 StoreError::Corrupt(format!("batch result does not serialize: {error}"))
             })?;
             idempotency::remember(&tx, key, RECORD_MEASUREMENTS, fingerprint, &result).await?;
         }
         tx.commit(self).await?;
+
+        // Items replayed from earlier batches, and only those, count as replayed.
+        let replayed: HashSet<usize> = plans
+            .iter()
+            .enumerate()
+            .filter(|(_, plan)| matches!(plan, ItemPlan::Replayed(_) | ItemPlan::SameAs(_)))
+            .map(|(index, _)| index)
+            .collect();
+        let mut outcomes = self
+            .measurement_outcomes(organization_id, &items, stored, written)
+            .await?;
+        for (index, outcome) in outcomes.iter_mut().enumerate() {
+            if let Ok(outcome) = outcome {
+                outcome.replayed = replayed.contains(&index);
+            }
+        }
         Ok(outcomes)
     }
 
-    async fn replay_measurements(
+    /// Turns item results into outcomes: `written` contains the rows this call wrote, and the
+    /// rows of results stored by earlier calls are read. Each outcome carries the value its
+    /// item sent; all count as replayed until the caller marks them otherwise.
+    async fn measurement_outcomes(
         &self,
         organization_id: OrganizationId,
         items: &[NewMeasurement],
-        result: serde_json::Value,
+        stored: Vec<StoredItem>,
+        mut rows: HashMap<Uuid, KpiMeasurement>,
     ) -> Result<Vec<Result<MeasurementOutcome, ValidationError>>, StoreError> {
-        let stored: Vec<StoredItem> = serde_json::from_value(result)
-            .map_err(|error| StoreError::Corrupt(format!("idempotency_keys.result: {error}")))?;
-        let ids: Vec<Uuid> = stored
+        let missing: Vec<Uuid> = stored
             .iter()
             .filter_map(|item| match item {
-                StoredItem::Recorded { measurement_id, .. } => Some(*measurement_id),
-                StoredItem::Rejected { .. } => None,
+                StoredItem::Recorded { id, .. } if !rows.contains_key(id) => Some(*id),
+                _ => None,
             })
             .collect();
-        let rows: HashMap<Uuid, KpiMeasurement> =
-            scoped::find_many::<kpi_measurement::Entity, _>(&self.db, organization_id, ids)
-                .await?
-                .into_iter()
-                .map(|row| {
-                    convert::kpi_measurement(row)
-                        .map(|measurement| (measurement.id.as_uuid(), measurement))
-                })
-                .collect::<Result<_, _>>()?;
+        if !missing.is_empty() {
+            for row in
+                scoped::find_many::<kpi_measurement::Entity, _>(&self.db, organization_id, missing)
+                    .await?
+            {
+                let measurement = convert::kpi_measurement(row)?;
+                rows.insert(measurement.id.as_uuid(), measurement);
+            }
+        }
         stored
             .into_iter()
             .zip(items)
             .map(|(item, sent)| match item {
-                StoredItem::Recorded {
-                    measurement_id,
-                    replaced,
-                } => {
-                    let mut measurement = rows.get(&measurement_id).cloned().ok_or_else(|| {
+                StoredItem::Recorded { id, replaced } => {
+                    let mut measurement = rows.get(&id).cloned().ok_or_else(|| {
                         StoreError::Corrupt("a remembered measurement is missing".to_owned())
                     })?;
                     measurement.value = sent.value;
                     Ok(Ok(MeasurementOutcome {
                         measurement,
                         replaced,
+                        replayed: true,
                     }))
                 }
-                StoredItem::Rejected {
-                    field,
-                    code,
-                    message,
-                } => Ok(Err(ValidationError::new(field, error_code(&code), message))),
+                rejected => Ok(Err(rejected.into_error().unwrap_or_else(|| {
+                    ValidationError::new("", ErrorCode::Invalid, "rejected")
+                }))),
             })
             .collect()
     }
@@ -721,6 +856,59 @@ impl Store {
             .all(&self.db)
             .await?;
         convert::all(rows, convert::kpi_measurement)
+    }
+
+    /// Aggregates a KPI's measurements into `buckets` (in time order, adjoining), reading
+    /// them in pages so that memory stays flat however many there are.
+    pub async fn kpi_series(
+        &self,
+        organization_id: OrganizationId,
+        kpi_id: KpiId,
+        buckets: &[Bucket],
+    ) -> Result<Vec<Accumulator>, StoreError> {
+        const PAGE_ROWS: u64 = 5_000;
+        let mut points = vec![Accumulator::default(); buckets.len()];
+        let (Some(first), Some(last)) = (buckets.first(), buckets.last()) else {
+            return Ok(points);
+        };
+        let mut from = first.start;
+        let mut inclusive = true;
+        let mut bucket = 0;
+        loop {
+            let mut select = kpi_measurement::Entity::find_in(organization_id)
+                .select_only()
+                .column(kpi_measurement::Column::ObservedAt)
+                .column(kpi_measurement::Column::Value)
+                .filter(kpi_measurement::Column::KpiId.eq(kpi_id.as_uuid()))
+                .filter(kpi_measurement::Column::ObservedAt.lt(last.end));
+            select = if inclusive {
+                select.filter(kpi_measurement::Column::ObservedAt.gte(from))
+            } else {
+                // A KPI has one measurement per observed-at time, so the time is a cursor.
+                select.filter(kpi_measurement::Column::ObservedAt.gt(from))
+            };
+            let rows: Vec<(DateTime<Utc>, String)> = select
+                .order_by_asc(kpi_measurement::Column::ObservedAt)
+                .limit(PAGE_ROWS)
+                .into_tuple()
+                .all(&self.db)
+                .await?;
+            let full = rows.len() as u64 == PAGE_ROWS;
+            for (observed_at, value) in rows {
+                while bucket < buckets.len() && buckets[bucket].end <= observed_at {
+                    bucket += 1;
+                }
+                let value = convert::metric("kpi_measurements", "value", &value)?;
+                if let Some(point) = points.get_mut(bucket) {
+                    point.add(observed_at, value);
+                }
+                from = observed_at;
+                inclusive = false;
+            }
+            if !full {
+                return Ok(points);
+            }
+        }
     }
 
     pub async fn measurements_by_ids(

@@ -28,6 +28,7 @@ mod scoped;
 mod teams;
 mod tx;
 mod users;
+pub mod webhooks;
 
 pub use api_tokens::{AuditFilter, NewApiToken};
 pub use check_ins::{CheckInOutcome, NewCheckIn};
@@ -45,8 +46,17 @@ pub use users::{NewMember, UserClaims};
 
 use headway_domain::clock::Clock;
 use headway_domain::ids::{ApiTokenId, OrganizationId, UserId};
+use headway_domain::values::ExternalKey;
 use sea_orm::DatabaseConnection;
 use std::sync::Arc;
+
+/// How a batch item names its record: by id, or by the external key an integration gave it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum RecordRef<I> {
+    Id(I),
+    ExternalKey(ExternalKey),
+}
 
 /// Who performs a write, and in which organization.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

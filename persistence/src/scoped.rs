@@ -2,7 +2,8 @@
 //! exactly like one that does not exist.
 
 use crate::entities::{
-    check_in, comment, cycle, key_result, kpi, kpi_measurement, objective, team,
+    check_in, comment, cycle, key_result, kpi, kpi_measurement, objective, team, webhook_attempt,
+    webhook_delivery, webhook_endpoint,
 };
 use headway_domain::ids::OrganizationId;
 use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, Select};
@@ -43,7 +44,10 @@ scoped!(
     check_in,
     kpi,
     kpi_measurement,
-    comment
+    comment,
+    webhook_endpoint,
+    webhook_delivery,
+    webhook_attempt
 );
 
 /// The row with `id` in the organization, if any.

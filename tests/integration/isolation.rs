@@ -4,6 +4,7 @@
 use crate::fixtures::{
     check_in, create_key_result, create_kpi, create_objective, create_team, year_and_quarter,
 };
+use headway_api::config::WebhookNetwork;
 use headway_tests::ws::WsClient;
 use headway_tests::{Session, TestServer};
 use serde_json::{Value, json};
@@ -27,6 +28,8 @@ struct Records {
     comment: String,
     token: String,
     audit_entry: String,
+    webhook_endpoint: String,
+    webhook_delivery: String,
 }
 
 async fn populate(server: &TestServer, owner: &Session, member: &Session, label: &str) -> Records {
@@ -97,6 +100,29 @@ async fn populate(server: &TestServer, owner: &Session, member: &Session, label:
         .as_str()
         .unwrap()
         .to_owned();
+    // Nothing listens on the discard port, so the test delivery fails fast and is logged.
+    let endpoint = server
+        .mutate(
+            &owner.token,
+            "createWebhookEndpoint",
+            "mutation($description: String!) { createWebhookEndpoint(input: { url: \"http://127.0.0.1:9/hook\", description: $description, eventTypes: [CHECK_IN_CREATED] }) { webhookEndpoint { id } userErrors { field message code } } }",
+            json!({ "description": format!("{label} endpoint") }),
+        )
+        .await["webhookEndpoint"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let webhook_delivery = server
+        .mutate(
+            &owner.token,
+            "testWebhookEndpoint",
+            "mutation($id: ID!) { testWebhookEndpoint(input: { id: $id }) { delivery { id } userErrors { field message code } } }",
+            json!({ "id": endpoint }),
+        )
+        .await["delivery"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let admin_view = server
         .query(
             &owner.token,
@@ -133,6 +159,8 @@ async fn populate(server: &TestServer, owner: &Session, member: &Session, label:
             .as_str()
             .unwrap()
             .to_owned(),
+        webhook_endpoint: endpoint,
+        webhook_delivery,
     }
 }
 
@@ -152,6 +180,8 @@ impl Records {
             &self.comment,
             &self.token,
             &self.audit_entry,
+            &self.webhook_endpoint,
+            &self.webhook_delivery,
         ]
     }
 }
@@ -310,6 +340,21 @@ fn probes(own: &Records) -> Vec<(String, Value)> {
         plain(
             "mutation($id: ID!) { revokeApiToken(input: { id: $id }) { apiToken { id } userErrors { field message code } } }",
         ),
+        plain(
+            "mutation($id: ID!) { recordCheckIns(input: { checkIns: [{ keyResultId: $id, value: \"9\" }] }) { recordedCount results { userErrors { field message code } } userErrors { field message code } } }",
+        ),
+        plain(
+            "mutation($id: ID!) { updateWebhookEndpoint(input: { id: $id, description: \"Taken over\" }) { webhookEndpoint { id } userErrors { field message code } } }",
+        ),
+        plain(
+            "mutation($id: ID!) { deleteWebhookEndpoint(input: { id: $id }) { webhookEndpoint { id } userErrors { field message code } } }",
+        ),
+        plain(
+            "mutation($id: ID!) { testWebhookEndpoint(input: { id: $id }) { delivery { id } userErrors { field message code } } }",
+        ),
+        plain(
+            "mutation($id: ID!) { redeliverWebhookDelivery(input: { id: $id }) { delivery { id } userErrors { field message code } } }",
+        ),
     ]
 }
 
@@ -318,7 +363,7 @@ async fn snapshot(server: &TestServer, owner: &Session) -> Value {
     server
         .query(
             &owner.token,
-            "{ organization { name version members(first: 10) { nodes { id role version } } } teams(includeArchived: true, first: 10) { nodes { id name version archivedAt members { id } } } cycles(includeArchived: true, first: 10) { nodes { id name state version } } objectives(filter: { }, first: 10) { nodes { id title version state progress keyResults(includeArchived: true, first: 10) { nodes { id title version currentValue checkIns(first: 1) { totalCount } comments(first: 10) { nodes { id body version } } } } } } kpis(includeArchived: true, first: 10) { nodes { id name version latestValue measurements(first: 1) { totalCount } } } apiTokens(includeRevoked: true, first: 10) { nodes { id name revokedAt } } }",
+            "{ organization { name version members(first: 10) { nodes { id role version } } } teams(includeArchived: true, first: 10) { nodes { id name version archivedAt members { id } } } cycles(includeArchived: true, first: 10) { nodes { id name state version } } objectives(filter: { }, first: 10) { nodes { id title version state progress keyResults(includeArchived: true, first: 10) { nodes { id title version currentValue checkIns(first: 1) { totalCount } comments(first: 10) { nodes { id body version } } } } } } kpis(includeArchived: true, first: 10) { nodes { id name version latestValue measurements(first: 1) { totalCount } } } apiTokens(includeRevoked: true, first: 10) { nodes { id name revokedAt } } webhookEndpoints(includeDeleted: true, first: 10) { nodes { id description version enabled deletedAt deliveries(first: 10) { nodes { id status } } } } }",
             json!({}),
         )
         .await
@@ -340,7 +385,10 @@ async fn probe(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn other_organizations_ids_read_like_missing_ones() {
-    let server = TestServer::start().await;
+    let server = TestServer::start_with(|serve| {
+        serve.webhook_allow_networks = vec![WebhookNetwork::Loopback];
+    })
+    .await;
     let owner_a = server.sign_up("owner-a").await;
     let member_a = server.add_member(&owner_a, "member-a", "MEMBER").await;
     let owner_b = server.sign_up("owner-b").await;
@@ -452,7 +500,8 @@ async fn other_organizations_ids_read_like_missing_ones() {
         "an event of the other organization arrived"
     );
 
-    // Nothing of the other organization changed, but for its own check-in and measurement.
+    // Nothing of the other organization changed, but for its own check-in and measurement
+    // and what they caused.
     let after = snapshot(&server, &owner_b).await;
     let strip_own_changes = |mut value: Value| {
         let objectives = value["objectives"]["nodes"].as_array_mut().unwrap();
@@ -469,6 +518,10 @@ async fn other_organizations_ids_read_like_missing_ones() {
             kpi["latestValue"] = Value::Null;
             kpi["measurements"] = Value::Null;
         }
+        // The check-in queues a delivery to the organization's own endpoint.
+        for endpoint in value["webhookEndpoints"]["nodes"].as_array_mut().unwrap() {
+            endpoint["deliveries"] = Value::Null;
+        }
         value
     };
     assert_eq!(strip_own_changes(before), strip_own_changes(after));
@@ -479,12 +532,16 @@ async fn random_ids_resolve_to_nothing() {
     use proptest::prelude::*;
     use proptest::test_runner::{Config, TestRunner};
 
-    let server = TestServer::start().await;
+    let server = TestServer::start_with(|serve| {
+        serve.webhook_allow_networks = vec![WebhookNetwork::Loopback];
+    })
+    .await;
     let owner = server.sign_up("owner").await;
     let member = server.add_member(&owner, "member", "MEMBER").await;
     let own = populate(&server, &owner, &member, "own").await;
     let prefixes = [
         "org", "usr", "mem", "team", "cyc", "obj", "kr", "chk", "kpi", "kpim", "cmt", "tok", "aud",
+        "whk", "whd",
     ];
     let handle = tokio::runtime::Handle::current();
     let mut runner = TestRunner::new(Config {

@@ -15,7 +15,12 @@ pub struct TestDatabase {
 
 enum Cleanup {
     SqliteFile(PathBuf),
-    PostgresDatabase { admin_url: String, name: String },
+    PostgresDatabase {
+        admin_url: String,
+        name: String,
+    },
+    /// Another value owns the database now.
+    Handed,
 }
 
 impl TestDatabase {
@@ -30,6 +35,24 @@ impl TestDatabase {
 
     pub fn is_postgres(&self) -> bool {
         matches!(self.cleanup, Cleanup::PostgresDatabase { .. })
+    }
+
+    /// Another handle on the same database, for a second server; only this value removes
+    /// the database.
+    pub fn share(&self) -> Self {
+        Self {
+            url: self.url.clone(),
+            cleanup: Cleanup::Handed,
+        }
+    }
+
+    /// Moves the database out, so that it outlives this value; this value no longer
+    /// removes it.
+    pub fn hand_over(&mut self) -> Self {
+        Self {
+            url: self.url.clone(),
+            cleanup: std::mem::replace(&mut self.cleanup, Cleanup::Handed),
+        }
     }
 
     fn create_sqlite() -> Self {
@@ -101,6 +124,7 @@ impl Drop for TestDatabase {
                     eprintln!("could not drop the test database {}", self.url);
                 }
             }
+            Cleanup::Handed => {}
         }
     }
 }

@@ -7,6 +7,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 pub mod database;
+pub mod receiver;
 pub mod replica;
 pub mod server;
 pub mod ws;

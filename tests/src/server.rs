@@ -291,6 +291,18 @@ impl TestServer {
         self.stopper.stop().await;
     }
 
+    /// Stops the server gracefully and starts a new one on the same database, with the
+    /// settings that `configure` gives.
+    pub async fn restart(mut self, configure: impl FnOnce(&mut ServeArgs)) -> Self {
+        self.stop().await;
+        let database = self.database.hand_over();
+        let now = self.store.now();
+        drop(self);
+        let server = Self::start_on(database, configure).await;
+        server.clock.set(now);
+        server
+    }
+
     /// The number of SQL statements run so far.
     pub fn statement_count(&self) -> u64 {
         self.statements.load(Ordering::SeqCst)

@@ -5,8 +5,9 @@
 
 use async_graphql::ID;
 use headway_domain::ids::{
-    ApiTokenId, AuditEntryId, CheckInId, CommentId, CycleId, KeyResultId, KpiId, KpiMeasurementId,
-    MembershipId, ObjectiveId, OrganizationId, TeamId, UserId,
+    ApiTokenId, AuditEntryId, CheckInId, CommentId, CycleId, EventId, KeyResultId, KpiId,
+    KpiMeasurementId, MembershipId, ObjectiveId, OrganizationId, TeamId, UserId, WebhookDeliveryId,
+    WebhookEndpointId,
 };
 use std::fmt;
 use uuid::Uuid;
@@ -27,10 +28,12 @@ pub enum NodeKind {
     Comment,
     ApiToken,
     AuditEntry,
+    WebhookEndpoint,
+    WebhookDelivery,
 }
 
 impl NodeKind {
-    const ALL: [Self; 13] = [
+    const ALL: [Self; 15] = [
         Self::Organization,
         Self::User,
         Self::Membership,
@@ -44,6 +47,8 @@ impl NodeKind {
         Self::Comment,
         Self::ApiToken,
         Self::AuditEntry,
+        Self::WebhookEndpoint,
+        Self::WebhookDelivery,
     ];
 
     pub const fn prefix(self) -> &'static str {
@@ -61,6 +66,8 @@ impl NodeKind {
             Self::Comment => "cmt",
             Self::ApiToken => "tok",
             Self::AuditEntry => "aud",
+            Self::WebhookEndpoint => "whk",
+            Self::WebhookDelivery => "whd",
         }
     }
 
@@ -80,6 +87,8 @@ impl NodeKind {
             Self::Comment => "Comment",
             Self::ApiToken => "ApiToken",
             Self::AuditEntry => "AuditEntry",
+            Self::WebhookEndpoint => "WebhookEndpoint",
+            Self::WebhookDelivery => "WebhookDelivery",
         }
     }
 }
@@ -151,7 +160,15 @@ typed!(
     CommentId => Comment,
     ApiTokenId => ApiToken,
     AuditEntryId => AuditEntry,
+    WebhookEndpointId => WebhookEndpoint,
+    WebhookDeliveryId => WebhookDelivery,
 );
+
+/// The id of an event in webhook bodies and headers: `evt_` and the event's UUID in hex.
+/// Events are not nodes; the id names them for deduplication.
+pub fn encode_event_id(id: EventId) -> String {
+    format!("evt_{}", id.as_uuid().simple())
+}
 
 /// Why an id argument was rejected.
 #[derive(Clone, Debug, PartialEq, Eq)]

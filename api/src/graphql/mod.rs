@@ -43,11 +43,13 @@ fn builder()
 pub fn build_schema(
     store: Store,
     hub: Arc<crate::live::EventHub>,
+    webhooks: Arc<crate::webhooks::Sender>,
     limits: SchemaLimits,
 ) -> AppSchema {
     let mut builder = builder()
         .data(store)
         .data(hub)
+        .data(webhooks)
         .extension(limits::Limits(limits.query))
         .limit_recursive_depth(64)
         .limit_directives(16);

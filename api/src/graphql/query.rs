@@ -12,6 +12,7 @@ use super::objects::node::{Node, resolve_node};
 use super::objects::objective::{ObjectiveConnection, objectives_connection};
 use super::objects::organization::{Organization, Viewer};
 use super::objects::team::{Team, TeamConnection};
+use super::objects::webhook::{WebhookEndpoint, WebhookEndpointConnection};
 use super::scalars::DateTime;
 use async_graphql::{Context, ID, InputObject, Object};
 use headway_domain::ids::{CycleId, TeamId};
@@ -277,6 +278,40 @@ impl QueryRoot {
             page,
             |token| id_cursor(token.id.as_uuid()),
             ApiToken,
+            total,
+        ))
+    }
+
+    /// The organization's webhook endpoints, oldest first; never their secrets. Needs ADMIN.
+    async fn webhook_endpoints(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Include deleted endpoints.", default = false)] include_deleted: bool,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> async_graphql::Result<WebhookEndpointConnection> {
+        let organization_id = ctx.authorize(Permission::Administer)?.organization_id;
+        let request = page_request(first, after, last, before)?;
+        let page = ctx
+            .store()?
+            .webhook_endpoints_page(organization_id, include_deleted, request)
+            .await
+            .map_err(store_failure)?;
+        let store = ctx.store()?.clone();
+        let total = TotalCount::deferred(move || {
+            let store = store.clone();
+            Box::pin(async move {
+                store
+                    .count_webhook_endpoints(organization_id, include_deleted)
+                    .await
+            })
+        });
+        Ok(WebhookEndpointConnection::build(
+            page,
+            |endpoint| id_cursor(endpoint.id.as_uuid()),
+            WebhookEndpoint,
             total,
         ))
     }

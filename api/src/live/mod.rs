@@ -206,6 +206,8 @@ pub struct LiveSettings {
 pub struct Live {
     pub hub: Arc<EventHub>,
     pub redis: Option<Arc<redis_bus::RedisBus>>,
+    /// Notified after this replica committed events, so that webhooks go out at once.
+    pub wake: Arc<tokio::sync::Notify>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
@@ -236,9 +238,11 @@ impl Live {
             let _ = relay_sender.send(events.to_vec());
         }));
 
+        let wake = Arc::new(tokio::sync::Notify::new());
         let mut tasks = vec![tokio::spawn(relay(
             hub.clone(),
             redis.clone(),
+            wake.clone(),
             relay_receiver,
             shutdown.clone(),
         ))];
@@ -257,7 +261,12 @@ impl Live {
             settings.retention,
             shutdown,
         )));
-        Self { hub, redis, tasks }
+        Self {
+            hub,
+            redis,
+            wake,
+            tasks,
+        }
     }
 
     /// Waits for the background tasks to finish after the shutdown signal.
@@ -272,6 +281,7 @@ impl Live {
 async fn relay(
     hub: Arc<EventHub>,
     redis: Option<Arc<redis_bus::RedisBus>>,
+    wake: Arc<tokio::sync::Notify>,
     mut events: mpsc::UnboundedReceiver<Vec<Event>>,
     mut shutdown: watch::Receiver<bool>,
 ) {
@@ -283,6 +293,7 @@ async fn relay(
         let Some(batch) = batch else {
             break;
         };
+        wake.notify_one();
         hub.ingest(&batch).await;
         if let Some(redis) = &redis {
             redis.publish(&batch).await;

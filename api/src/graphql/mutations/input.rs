@@ -8,6 +8,7 @@ use headway_domain::values::{
     CurrencyCode, Description, ExternalKey, IdempotencyKey, MetricValue, Name, Title, Weight,
 };
 use headway_domain::{ErrorCode, ValidationError};
+use headway_persistence::RecordRef;
 
 /// The result of parsing a mutation's input: the value, or every field error found.
 pub type Parsed<T> = Result<T, Vec<ValidationError>>;
@@ -100,6 +101,29 @@ pub fn maybe_description(
 
 pub fn external_key(field: &str, raw: &str) -> Result<ExternalKey, ValidationError> {
     ExternalKey::parse(raw).map_err(|error| error.in_field(field))
+}
+
+/// Parses a record named either by id or by external key; exactly one of the two is needed.
+pub fn record_ref<T: Typed>(
+    id_field: &str,
+    id: Option<&ID>,
+    key_field: &str,
+    key: Option<&str>,
+) -> Result<RecordRef<T>, ValidationError> {
+    match (id, key) {
+        (Some(value), None) => self::id(id_field, value).map(RecordRef::Id),
+        (None, Some(raw)) => external_key(key_field, raw).map(RecordRef::ExternalKey),
+        (Some(_), Some(_)) => Err(ValidationError::new(
+            id_field,
+            ErrorCode::Invalid,
+            format!("send either {id_field} or {key_field}, not both"),
+        )),
+        (None, None) => Err(ValidationError::new(
+            id_field,
+            ErrorCode::Blank,
+            format!("{id_field} or {key_field} is required"),
+        )),
+    }
 }
 
 pub fn idempotency_key(raw: Option<&str>) -> Result<Option<IdempotencyKey>, ValidationError> {

@@ -1,3 +1,4 @@
+use super::batch;
 use super::input::{self, Parsed, Warning, parse_all, payload, record_input, user_errors};
 use crate::graphql::context::{ContextExt, Permission};
 use crate::graphql::error::{UserError, user_result};
@@ -69,7 +70,10 @@ record_input!(ArchiveKeyResultInput, "The key result to archive.");
 /// A check-in: a value observed for a key result.
 #[derive(InputObject)]
 pub struct CreateCheckInInput {
-    pub key_result_id: ID,
+    /// The key result; send this or `keyResultExternalKey`.
+    pub key_result_id: Option<ID>,
+    /// The key result's external key; send this or `keyResultId`.
+    pub key_result_external_key: Option<String>,
     /// The observed value, for every type but BOOLEAN.
     pub value: Option<Decimal>,
     /// Done or not, for BOOLEAN key results.
@@ -82,8 +86,59 @@ pub struct CreateCheckInInput {
     /// current value only when no check-in with a later observed-at time exists.
     pub observed_at: Option<DateTime>,
     /// Makes a retry safe: the same key with the same input returns the first result and
-    /// writes nothing; the same key with another input is rejected.
+    /// writes nothing; the same key with another input is rejected. In a batch, the key
+    /// covers this item in any later batch.
     pub idempotency_key: Option<String>,
+}
+
+/// A batch of check-ins.
+#[derive(InputObject)]
+pub struct RecordCheckInsInput {
+    /// 1 to 1,000 check-ins. Valid ones are stored even when others are rejected.
+    pub check_ins: Vec<CreateCheckInInput>,
+    /// Makes a retry safe: the same key with the same batch returns the first result and
+    /// writes nothing; the same key with another batch is rejected.
+    pub idempotency_key: Option<String>,
+}
+
+/// The outcome of one check-in of a batch.
+#[derive(SimpleObject)]
+pub struct CheckInResult {
+    /// The check-in's position in the input list, from 0.
+    pub index: i32,
+    /// The stored check-in; null when it was rejected.
+    pub check_in: Option<CheckIn>,
+    /// The key result right after this check-in.
+    pub key_result: Option<KeyResult>,
+    /// Whether this is the stored result of an earlier request with the same idempotency
+    /// key, so that nothing was written now.
+    pub replayed: bool,
+    /// Why the check-in was rejected; empty when it was stored.
+    pub user_errors: Vec<UserError>,
+}
+
+/// The result of recordCheckIns.
+#[derive(SimpleObject)]
+pub struct RecordCheckInsPayload {
+    /// One result per input check-in, in input order.
+    pub results: Vec<CheckInResult>,
+    /// How many check-ins were stored.
+    pub recorded_count: i32,
+    /// How many check-ins were rejected.
+    pub rejected_count: i32,
+    /// Problems with the batch as a whole; when there are any, nothing was stored.
+    pub user_errors: Vec<UserError>,
+}
+
+impl RecordCheckInsPayload {
+    fn rejected(errors: Vec<UserError>) -> Self {
+        Self {
+            results: Vec::new(),
+            recorded_count: 0,
+            rejected_count: 0,
+            user_errors: errors,
+        }
+    }
 }
 
 /// The result of createKeyResult.
@@ -212,19 +267,27 @@ impl UpdateKeyResultInput {
 }
 
 impl CreateCheckInInput {
-    fn parse(&self) -> Parsed<NewCheckIn> {
+    /// Parses the input; `prefix` names the item of a batch in error fields.
+    fn parse(&self, prefix: &str) -> Parsed<NewCheckIn> {
+        let field = |name: &str| format!("{prefix}{name}");
         parse_all! {
-            key_result_id = input::id("keyResultId", &self.key_result_id);
-            value = input::optional_metric("value", self.value.as_ref());
+            key_result = input::record_ref::<KeyResultId>(
+                &field("keyResultId"),
+                self.key_result_id.as_ref(),
+                &field("keyResultExternalKey"),
+                self.key_result_external_key.as_deref(),
+            );
+            value = input::optional_metric(&field("value"), self.value.as_ref());
             confidence = input::optional(self.confidence, |level| {
-                Confidence::new(i64::from(level)).map_err(|error| error.in_field("confidence"))
+                Confidence::new(i64::from(level)).map_err(|error| error.in_field(field("confidence")))
             });
-            comment = input::description("comment", self.comment.as_deref());
-            idempotency_key = input::idempotency_key(self.idempotency_key.as_deref());
-            observed_at = input::optional(self.observed_at.as_ref(), |instant| instant.get("observedAt"));
+            comment = input::description(&field("comment"), self.comment.as_deref());
+            idempotency_key = input::idempotency_key(self.idempotency_key.as_deref())
+                .map_err(|error| error.in_field(field("idempotencyKey")));
+            observed_at = input::optional(self.observed_at.as_ref(), |instant| instant.get(&field("observedAt")));
         }
         Ok(NewCheckIn {
-            key_result_id,
+            key_result,
             value,
             done: self.done,
             confidence,
@@ -314,7 +377,7 @@ impl KeyResultMutations {
         input: CreateCheckInInput,
     ) -> async_graphql::Result<CreateCheckInPayload> {
         let actor = ctx.authorize(Permission::CheckIn)?;
-        let new = match input.parse() {
+        let new = match input.parse("") {
             Ok(new) => new,
             Err(errors) => return Ok(CreateCheckInPayload::rejected(user_errors(errors))),
         };
@@ -329,5 +392,65 @@ impl KeyResultMutations {
                 Err(errors) => CreateCheckInPayload::rejected(errors),
             },
         )
+    }
+
+    /// Records up to 1,000 check-ins, each addressed by key result id or external key, in
+    /// one transaction. Each is stored or rejected on its own, and every affected objective
+    /// rolls up once. Needs MEMBER, or a token with the ingest, write or admin scope.
+    async fn record_check_ins(
+        &self,
+        ctx: &Context<'_>,
+        input: RecordCheckInsInput,
+    ) -> async_graphql::Result<RecordCheckInsPayload> {
+        let actor = ctx.authorize(Permission::CheckIn)?;
+        let batch_key = batch::check_size("checkIns", input.check_ins.len())
+            .and_then(|()| input::idempotency_key(input.idempotency_key.as_deref()));
+        let batch_key = match batch_key {
+            Ok(key) => key,
+            Err(error) => return Ok(RecordCheckInsPayload::rejected(user_errors(vec![error]))),
+        };
+        let parsed = batch::Parsed::new(&input.check_ins, |index, item| {
+            item.parse(&format!("checkIns.{index}."))
+        });
+        let stored = if parsed.valid.is_empty() {
+            Vec::new()
+        } else {
+            match user_result(
+                ctx.store()?
+                    .record_check_ins(actor, parsed.valid.clone(), batch_key)
+                    .await,
+            )? {
+                Ok(stored) => stored,
+                Err(errors) => return Ok(RecordCheckInsPayload::rejected(errors)),
+            }
+        };
+        let outcomes = parsed.merge("checkIns", stored);
+        let (recorded_count, rejected_count) = batch::counts(&outcomes);
+        let results = outcomes
+            .into_iter()
+            .enumerate()
+            .map(|(index, outcome)| match outcome {
+                Ok(outcome) => CheckInResult {
+                    index: batch::index(index),
+                    check_in: Some(CheckIn(outcome.check_in)),
+                    key_result: Some(KeyResult::from(outcome.key_result)),
+                    replayed: outcome.replayed,
+                    user_errors: Vec::new(),
+                },
+                Err(errors) => CheckInResult {
+                    index: batch::index(index),
+                    check_in: None,
+                    key_result: None,
+                    replayed: false,
+                    user_errors: user_errors(errors),
+                },
+            })
+            .collect();
+        Ok(RecordCheckInsPayload {
+            results,
+            recorded_count,
+            rejected_count,
+            user_errors: Vec::new(),
+        })
     }
 }

@@ -1,3 +1,4 @@
+use super::batch;
 use super::input::{self, Parsed, parse_all, payload, record_input, user_errors};
 use crate::graphql::context::{ContextExt, Permission};
 use crate::graphql::error::{UserError, user_result};
@@ -9,11 +10,7 @@ use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, SimpleObje
 use headway_domain::ids::KpiId;
 use headway_domain::kpi::{KpiThresholds, ThresholdFields};
 use headway_domain::model::Unit as DomainUnit;
-use headway_domain::{ErrorCode, ValidationError};
 use headway_persistence::{KpiChanges, NewKpi, NewMeasurement};
-
-/// The most measurements one recordKpiMeasurements call takes.
-pub const MAX_MEASUREMENTS_PER_BATCH: usize = 1_000;
 
 #[derive(InputObject)]
 pub struct CreateKpiInput {
@@ -72,10 +69,17 @@ record_input!(ArchiveKpiInput, "The KPI to archive.");
 /// One value of a KPI.
 #[derive(InputObject)]
 pub struct KpiMeasurementInput {
-    pub kpi_id: ID,
+    /// The KPI; send this or `kpiExternalKey`.
+    pub kpi_id: Option<ID>,
+    /// The KPI's external key; send this or `kpiId`.
+    pub kpi_external_key: Option<String>,
     pub value: Decimal,
     /// When the value was true. A value for a time that already has one replaces it.
     pub observed_at: DateTime,
+    /// Makes a retry of this item safe in any later batch: the same key with the same item
+    /// returns the first result and writes nothing; the same key with another item is
+    /// rejected.
+    pub idempotency_key: Option<String>,
 }
 
 /// A batch of KPI values.
@@ -100,6 +104,9 @@ pub struct KpiMeasurementResult {
     pub measurement: Option<KpiMeasurement>,
     /// Whether it replaced an earlier value for the same KPI and observed-at time.
     pub replaced: bool,
+    /// Whether this is the stored result of an earlier request with the same idempotency
+    /// key, so that nothing was written now.
+    pub replayed: bool,
     /// Why the measurement was rejected; empty when it was stored.
     pub user_errors: Vec<UserError>,
 }
@@ -207,18 +214,25 @@ impl UpdateKpiInput {
 }
 
 /// Parses one batch item; errors name the field under `measurements.<index>`.
-fn parse_measurement(
-    index: usize,
-    item: &KpiMeasurementInput,
-) -> Result<NewMeasurement, ValidationError> {
-    let prefix = format!("measurements.{index}");
-    let kpi_id = input::id::<KpiId>(&format!("{prefix}.kpiId"), &item.kpi_id)?;
-    let value = input::metric(&format!("{prefix}.value"), &item.value)?;
-    let observed_at = item.observed_at.get(&format!("{prefix}.observedAt"))?;
+fn parse_measurement(index: usize, item: &KpiMeasurementInput) -> Parsed<NewMeasurement> {
+    let field = |name: &str| format!("measurements.{index}.{name}");
+    parse_all! {
+        kpi = input::record_ref::<KpiId>(
+            &field("kpiId"),
+            item.kpi_id.as_ref(),
+            &field("kpiExternalKey"),
+            item.kpi_external_key.as_deref(),
+        );
+        value = input::metric(&field("value"), &item.value);
+        observed_at = item.observed_at.get(&field("observedAt"));
+        idempotency_key = input::idempotency_key(item.idempotency_key.as_deref())
+            .map_err(|error| error.in_field(field("idempotencyKey")));
+    }
     Ok(NewMeasurement {
-        kpi_id,
+        kpi,
         value,
         observed_at,
+        idempotency_key,
     })
 }
 
@@ -288,33 +302,19 @@ impl KpiMutations {
         )
     }
 
-    /// Records up to 1,000 KPI values. Each is stored or rejected on its own; a value for a
-    /// KPI and time that already has one replaces it; key results that follow a KPI move to
-    /// its latest value in their cycle. Needs MEMBER.
+    /// Records up to 1,000 KPI values, each addressed by KPI id or external key. Each is
+    /// stored or rejected on its own; a value for a KPI and time that already has one
+    /// replaces it; key results that follow a KPI move to its latest value in their cycle.
+    /// Needs MEMBER, or a token with the ingest, write or admin scope.
     async fn record_kpi_measurements(
         &self,
         ctx: &Context<'_>,
         input: RecordKpiMeasurementsInput,
     ) -> async_graphql::Result<RecordKpiMeasurementsPayload> {
         let actor = ctx.authorize(Permission::RecordMeasurements)?;
-        let count = input.measurements.len();
-        if count == 0 || count > MAX_MEASUREMENTS_PER_BATCH {
-            let error = ValidationError::new(
-                "measurements",
-                if count == 0 {
-                    ErrorCode::Blank
-                } else {
-                    ErrorCode::TooLong
-                },
-                format!(
-                    "holds {count} measurements; send 1 to {MAX_MEASUREMENTS_PER_BATCH} per call"
-                ),
-            );
-            return Ok(RecordKpiMeasurementsPayload::rejected(user_errors(vec![
-                error,
-            ])));
-        }
-        let idempotency_key = match input::idempotency_key(input.idempotency_key.as_deref()) {
+        let batch_key = batch::check_size("measurements", input.measurements.len())
+            .and_then(|()| input::idempotency_key(input.idempotency_key.as_deref()));
+        let batch_key = match batch_key {
             Ok(key) => key,
             Err(error) => {
                 return Ok(RecordKpiMeasurementsPayload::rejected(user_errors(vec![
@@ -322,73 +322,45 @@ impl KpiMutations {
                 ])));
             }
         };
-
-        // Items that do not parse are answered here; the others go to storage together.
-        let parsed: Vec<Result<NewMeasurement, ValidationError>> = input
-            .measurements
-            .iter()
-            .enumerate()
-            .map(|(index, item)| parse_measurement(index, item))
-            .collect();
-        let valid: Vec<NewMeasurement> = parsed
-            .iter()
-            .filter_map(|item| item.as_ref().ok().cloned())
-            .collect();
-        let stored = if valid.is_empty() {
+        let parsed = batch::Parsed::new(&input.measurements, parse_measurement);
+        let stored = if parsed.valid.is_empty() {
             Vec::new()
         } else {
             match user_result(
                 ctx.store()?
-                    .record_measurements(actor, valid, idempotency_key)
+                    .record_measurements(actor, parsed.valid.clone(), batch_key)
                     .await,
             )? {
                 Ok(stored) => stored,
                 Err(errors) => return Ok(RecordKpiMeasurementsPayload::rejected(errors)),
             }
         };
-
-        let mut stored = stored.into_iter();
-        let mut results = Vec::with_capacity(count);
-        for (index, item) in parsed.into_iter().enumerate() {
-            let outcome = match item {
-                Err(error) => Err(error),
-                Ok(_) => match stored.next() {
-                    Some(Ok(outcome)) => Ok(outcome),
-                    Some(Err(error)) => {
-                        let field = format!("measurements.{index}.{}", error.field);
-                        Err(error.in_field(field))
-                    }
-                    None => Err(ValidationError::new(
-                        format!("measurements.{index}"),
-                        ErrorCode::Invalid,
-                        "was not processed",
-                    )),
-                },
-            };
-            let index = i32::try_from(index).unwrap_or(i32::MAX);
-            results.push(match outcome {
+        let outcomes = parsed.merge("measurements", stored);
+        let (recorded_count, rejected_count) = batch::counts(&outcomes);
+        let results = outcomes
+            .into_iter()
+            .enumerate()
+            .map(|(index, outcome)| match outcome {
                 Ok(outcome) => KpiMeasurementResult {
-                    index,
+                    index: batch::index(index),
                     measurement: Some(KpiMeasurement(outcome.measurement)),
                     replaced: outcome.replaced,
+                    replayed: outcome.replayed,
                     user_errors: Vec::new(),
                 },
-                Err(error) => KpiMeasurementResult {
-                    index,
+                Err(errors) => KpiMeasurementResult {
+                    index: batch::index(index),
                     measurement: None,
                     replaced: false,
-                    user_errors: user_errors(vec![error]),
+                    replayed: false,
+                    user_errors: user_errors(errors),
                 },
-            });
-        }
-        let recorded = results
-            .iter()
-            .filter(|result| result.measurement.is_some())
-            .count();
+            })
+            .collect();
         Ok(RecordKpiMeasurementsPayload {
-            recorded_count: i32::try_from(recorded).unwrap_or(i32::MAX),
-            rejected_count: i32::try_from(count - recorded).unwrap_or(i32::MAX),
             results,
+            recorded_count,
+            rejected_count,
             user_errors: Vec::new(),
         })
     }

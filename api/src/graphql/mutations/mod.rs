@@ -1,6 +1,7 @@
 //! Mutations: one input argument, a payload with the changed record and `userErrors`.
 
 mod access;
+mod batch;
 mod comments;
 mod cycles;
 pub(crate) mod input;
@@ -9,6 +10,7 @@ pub(crate) mod kpis;
 mod objectives;
 mod organization;
 mod teams;
+mod webhooks;
 
 use async_graphql::MergedObject;
 
@@ -24,4 +26,5 @@ pub struct MutationRoot(
     key_results::KeyResultMutations,
     kpis::KpiMutations,
     comments::CommentMutations,
+    webhooks::WebhookMutations,
 );

@@ -1,6 +1,6 @@
 //! GraphQL enums that mirror the domain's.
 
-use headway_domain::{kpi, model, progress};
+use headway_domain::{kpi, model, progress, series};
 
 macro_rules! mirror_enum {
     ($(#[$meta:meta])* $name:ident => $domain:path { $($(#[$variant_meta:meta])* $variant:ident),+ $(,)? }) => {
@@ -189,5 +189,30 @@ mirror_enum!(
         Yellow,
         /// Below 0.4.
         Red,
+    }
+);
+
+mirror_enum!(
+    /// The calendar unit of one point of a KPI series, in the organization's time zone.
+    SeriesInterval => series::Interval {
+        Day,
+        /// ISO weeks, Monday to Sunday.
+        Week,
+        Month,
+        /// Calendar quarters, beginning in January, April, July and October.
+        Quarter,
+    }
+);
+
+mirror_enum!(
+    /// How the measurements of one point combine into its value.
+    SeriesAggregation => series::Aggregation {
+        /// The value with the latest observed-at time.
+        Last,
+        /// The arithmetic mean, to 10 decimal places.
+        Average,
+        Min,
+        Max,
+        Sum,
     }
 );

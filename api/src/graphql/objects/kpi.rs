@@ -1,4 +1,6 @@
-use super::enums::{KpiDirection, KpiFrequency, KpiHealth, Source, Unit};
+use super::enums::{
+    KpiDirection, KpiFrequency, KpiHealth, SeriesAggregation, SeriesInterval, Source, Unit,
+};
 use super::key_result::KeyResult;
 use super::organization::User;
 use super::team::Team;
@@ -8,12 +10,39 @@ use crate::graphql::context::ContextExt;
 use crate::graphql::error::{ApiError, store_failure};
 use crate::graphql::ids::Typed;
 use crate::graphql::loaders::KeyResultsFollowing;
-use crate::graphql::scalars::DateTime;
 use crate::graphql::scalars::Decimal;
+use crate::graphql::scalars::{Date, DateTime};
 use async_graphql::{Context, ID, Object};
 use headway_domain::ids::TeamId;
 use headway_domain::model;
+use headway_domain::series;
+use headway_domain::values::MetricValue;
 use headway_persistence::SortCursor;
+
+/// One interval of a KPI series.
+#[derive(async_graphql::SimpleObject)]
+pub struct KpiSeriesPoint {
+    /// The local date the interval begins on.
+    pub date: Date,
+    /// The first instant of the interval.
+    pub start: DateTime,
+    /// The first instant after the interval.
+    pub end: DateTime,
+    /// How many measurements the interval holds.
+    pub count: i32,
+    /// The value by the requested aggregation; null without measurements.
+    pub value: Option<Decimal>,
+    /// The value with the latest observed-at time.
+    pub last: Option<Decimal>,
+    /// The mean, to 10 decimal places.
+    pub average: Option<Decimal>,
+    pub min: Option<Decimal>,
+    pub max: Option<Decimal>,
+    pub sum: Option<Decimal>,
+    /// The health of `value` against the KPI's current thresholds: NO_DATA for an interval
+    /// without measurements, NO_TARGET for a KPI without a target.
+    pub health: KpiHealth,
+}
 
 /// A lasting health metric of the business, such as monthly recurring revenue or churn.
 /// KPIs live across cycles; key results can follow them.
@@ -182,6 +211,61 @@ impl Kpi {
             KpiMeasurement,
             total,
         ))
+    }
+
+    /// The KPI's measurements grouped by day, week, month or quarter of the organization's
+    /// time zone, for charts. The points run from the interval that contains `from` to the
+    /// one that contains the instant before `to` (now when left out), at most 1,000 of them.
+    /// An interval without measurements is a point with count 0 and no value.
+    async fn series(
+        &self,
+        ctx: &Context<'_>,
+        from: DateTime,
+        to: Option<DateTime>,
+        interval: SeriesInterval,
+        #[graphql(default_with = "SeriesAggregation::Last")] aggregation: SeriesAggregation,
+    ) -> async_graphql::Result<Vec<KpiSeriesPoint>> {
+        let organization_id = ctx.read_scope()?;
+        let bad_input = |error: headway_domain::ValidationError| {
+            ApiError::bad_input(format!("{}: {}", error.field, error.message))
+        };
+        let from = from.get("from").map_err(bad_input)?;
+        let to = match to {
+            Some(to) => to.get("to").map_err(bad_input)?,
+            None => ctx.now()?,
+        };
+        let time_zone = ctx.organization().await?.settings.time_zone;
+        let buckets = series::buckets(from, to, interval.into(), time_zone).map_err(bad_input)?;
+        let points = ctx
+            .store()?
+            .kpi_series(organization_id, self.0.id, &buckets)
+            .await
+            .map_err(store_failure)?;
+        let aggregation = series::Aggregation::from(aggregation);
+        Ok(buckets
+            .into_iter()
+            .zip(points)
+            .map(|(bucket, point)| {
+                let value = point.value(aggregation);
+                let health = self
+                    .0
+                    .thresholds
+                    .health(value.and_then(|value| MetricValue::new(value).ok()));
+                KpiSeriesPoint {
+                    date: bucket.date.into(),
+                    start: bucket.start.into(),
+                    end: bucket.end.into(),
+                    count: i32::try_from(point.count).unwrap_or(i32::MAX),
+                    value: value.map(Decimal::from),
+                    last: point.value(series::Aggregation::Last).map(Decimal::from),
+                    average: point.value(series::Aggregation::Average).map(Decimal::from),
+                    min: point.value(series::Aggregation::Min).map(Decimal::from),
+                    max: point.value(series::Aggregation::Max).map(Decimal::from),
+                    sum: point.value(series::Aggregation::Sum).map(Decimal::from),
+                    health: health.into(),
+                }
+            })
+            .collect())
     }
 
     /// The key results whose current value follows this KPI.

@@ -11,6 +11,7 @@ pub mod node;
 pub mod objective;
 pub mod organization;
 pub mod team;
+pub mod webhook;
 
 use super::context::ContextExt;
 use super::error::ApiError;

@@ -6,12 +6,14 @@ use super::load_one;
 use super::objective::Objective;
 use super::organization::{Membership, Organization, User};
 use super::team::Team;
-use crate::graphql::context::ContextExt;
+use super::webhook::{WebhookDelivery, WebhookEndpoint};
+use crate::graphql::context::{ContextExt, Permission};
+use crate::graphql::error::store_failure;
 use crate::graphql::ids::{GlobalId, NodeKind};
 use async_graphql::{Context, ID, Interface};
 use headway_domain::ids::{
     CheckInId, CommentId, CycleId, KeyResultId, KpiId, KpiMeasurementId, MembershipId, ObjectiveId,
-    TeamId, UserId,
+    TeamId, UserId, WebhookDeliveryId, WebhookEndpointId,
 };
 
 /// A record with a global id, which `node` and `nodes` resolve.
@@ -29,6 +31,8 @@ pub enum Node {
     Kpi(Kpi),
     KpiMeasurement(KpiMeasurement),
     Comment(Comment),
+    WebhookEndpoint(WebhookEndpoint),
+    WebhookDelivery(WebhookDelivery),
 }
 
 /// Resolves a global id in the request's organization; ids of other organizations resolve
@@ -72,5 +76,27 @@ pub async fn resolve_node(ctx: &Context<'_>, id: GlobalId) -> async_graphql::Res
         NodeKind::Comment => load_one(ctx, CommentId::from(id.uuid))
             .await?
             .map(|row| Node::Comment(Comment(row))),
+        // Webhooks are for admins; to others their ids read like missing ones.
+        NodeKind::WebhookEndpoint | NodeKind::WebhookDelivery
+            if ctx.authorize(Permission::Administer).is_err() =>
+        {
+            None
+        }
+        NodeKind::WebhookEndpoint => ctx
+            .store()?
+            .webhook_endpoints_by_ids(organization_id, &[WebhookEndpointId::from(id.uuid)])
+            .await
+            .map_err(store_failure)?
+            .into_iter()
+            .next()
+            .map(|row| Node::WebhookEndpoint(WebhookEndpoint(row))),
+        NodeKind::WebhookDelivery => ctx
+            .store()?
+            .webhook_deliveries_by_ids(organization_id, &[WebhookDeliveryId::from(id.uuid)])
+            .await
+            .map_err(store_failure)?
+            .into_iter()
+            .next()
+            .map(|row| Node::WebhookDelivery(WebhookDelivery(row))),
     })
 }
