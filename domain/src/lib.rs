@@ -8,6 +8,7 @@
 //!   KPIs, measurements and comments as plain values.
 //! - [`progress`]: key-result progress, weighted rollup, expected progress, pace status,
 //!   staleness, milestones and scoring.
+//! - [`insights`]: which key results need attention, and progress replayed day by day.
 //! - [`kpi`]: KPI thresholds and health.
 //! - [`alignment`]: the acyclic parent/child rule between objectives.
 //! - [`rules`]: checks that span several records (check-in admission, limits).
@@ -22,6 +23,7 @@ pub mod clock;
 pub mod error;
 pub mod events;
 pub mod ids;
+pub mod insights;
 pub mod kpi;
 pub mod model;
 pub mod progress;

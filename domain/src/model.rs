@@ -489,6 +489,8 @@ pub struct Objective {
     pub milestones: Milestones,
     /// The frozen score, set when the cycle closes.
     pub score: Option<Decimal>,
+    /// The objective this one was rolled over or duplicated from.
+    pub copied_from: Option<ObjectiveId>,
     pub version: i32,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,

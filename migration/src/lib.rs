@@ -8,6 +8,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261204_000001_core;
 mod m20261205_000002_access;
 mod m20261206_000003_webhooks;
+mod m20261207_000004_practice;
 
 pub struct Migrator;
 
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000001_core::Migration),
             Box::new(m20261205_000002_access::Migration),
             Box::new(m20261206_000003_webhooks::Migration),
+            Box::new(m20261207_000004_practice::Migration),
         ]
     }
 }

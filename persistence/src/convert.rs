@@ -221,6 +221,7 @@ pub(crate) fn objective(row: objective::Model) -> Result<Objective, StoreError> 
             .as_deref()
             .map(|score| decimal(table, "score", score))
             .transpose()?,
+        copied_from: row.copied_from_id.map(Into::into),
         version: row.version,
         created_at: row.created_at,
         updated_at: row.updated_at,

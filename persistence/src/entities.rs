@@ -117,6 +117,7 @@ entity!(objective, "objectives", {
     pub version: i32,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    pub copied_from_id: Option<Uuid>,
 });
 
 entity!(key_result, "key_results", {
@@ -330,4 +331,18 @@ entity!(webhook_attempt, "webhook_attempts", {
     pub response_status: Option<i32>,
     pub response_body: Option<String>,
     pub error: Option<String>,
+});
+
+entity!(activity_entry, "activity_entries", {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub organization_id: Uuid,
+    pub sequence: i64,
+    pub event_type: String,
+    pub payload: String,
+    pub team_id: Option<Uuid>,
+    pub cycle_id: Option<Uuid>,
+    pub objective_id: Option<Uuid>,
+    pub key_result_id: Option<Uuid>,
+    pub occurred_at: DateTimeUtc,
 });

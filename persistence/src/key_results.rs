@@ -125,7 +125,7 @@ async fn ensure_key_result_key_free(
     Ok(())
 }
 
-async fn check_key_result_limit(
+pub(crate) async fn check_key_result_limit(
     tx: &WriteTx,
     objective_id: Uuid,
 ) -> Result<Option<ValidationError>, StoreError> {

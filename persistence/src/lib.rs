@@ -23,6 +23,7 @@ mod kpis;
 mod objectives;
 mod organizations;
 mod page;
+pub mod practice;
 mod rollup;
 mod scoped;
 mod teams;

@@ -151,7 +151,7 @@ async fn validate_objective_parent(
 }
 
 /// Counts the owner's objectives in a cycle and checks the organization's limit.
-async fn check_objective_limit(
+pub(crate) async fn check_objective_limit(
     tx: &WriteTx,
     owner_id: UserId,
     cycle_id: Uuid,
@@ -223,6 +223,7 @@ impl Store {
             version: Set(1),
             created_at: Set(tx.now),
             updated_at: Set(tx.now),
+            copied_from_id: Set(None),
         }
         .insert(&tx.db)
         .await?;

@@ -2,8 +2,8 @@
 //! exactly like one that does not exist.
 
 use crate::entities::{
-    check_in, comment, cycle, key_result, kpi, kpi_measurement, objective, team, webhook_attempt,
-    webhook_delivery, webhook_endpoint,
+    activity_entry, check_in, comment, cycle, key_result, kpi, kpi_measurement, objective, team,
+    webhook_attempt, webhook_delivery, webhook_endpoint,
 };
 use headway_domain::ids::OrganizationId;
 use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, Select};
@@ -47,7 +47,8 @@ scoped!(
     comment,
     webhook_endpoint,
     webhook_delivery,
-    webhook_attempt
+    webhook_attempt,
+    activity_entry
 );
 
 /// The row with `id` in the organization, if any.

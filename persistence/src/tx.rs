@@ -1,11 +1,11 @@
 //! The write transaction: one organization locked, events collected, committed together.
 
 use crate::convert;
-use crate::entities::{audit_entry, event, organization};
+use crate::entities::{activity_entry, audit_entry, event, organization};
 use crate::error::StoreError;
 use crate::{Actor, Store};
 use chrono::{DateTime, Utc};
-use headway_domain::events::{Event, NewEvent};
+use headway_domain::events::{Event, EventTopic, NewEvent};
 use headway_domain::ids::{AuditEntryId, EventId, OrganizationId};
 use headway_domain::model::Organization;
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
@@ -156,6 +156,7 @@ impl WriteTx {
                 .to_owned();
             db.execute(&advance).await?;
             let mut rows = Vec::with_capacity(events.len());
+            let mut activity = Vec::new();
             for (offset, new_event) in (1_i64..).zip(events) {
                 let event = Event {
                     id: EventId::generate(),
@@ -165,10 +166,15 @@ impl WriteTx {
                     scope: new_event.scope,
                     occurred_at: now,
                 };
-                rows.push(event_row(&event)?);
+                let row = event_row(&event)?;
+                if event.payload.topic() == EventTopic::Activity {
+                    activity.push(activity_row(&row));
+                }
+                rows.push(row);
                 stored.push(event);
             }
             crate::page::insert_chunked::<event::Entity, _>(&db, rows).await?;
+            crate::page::insert_chunked::<activity_entry::Entity, _>(&db, activity).await?;
         }
         db.commit().await?;
         if !stored.is_empty()
@@ -177,6 +183,22 @@ impl WriteTx {
             hook(&stored);
         }
         Ok(stored)
+    }
+}
+
+/// The lasting copy of an activity event, for the activity feed.
+fn activity_row(event: &event::ActiveModel) -> activity_entry::ActiveModel {
+    activity_entry::ActiveModel {
+        id: event.id.clone(),
+        organization_id: event.organization_id.clone(),
+        sequence: event.sequence.clone(),
+        event_type: event.event_type.clone(),
+        payload: event.payload.clone(),
+        team_id: event.team_id.clone(),
+        cycle_id: event.cycle_id.clone(),
+        objective_id: event.objective_id.clone(),
+        key_result_id: event.key_result_id.clone(),
+        occurred_at: event.occurred_at.clone(),
     }
 }
 

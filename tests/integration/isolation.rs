@@ -340,6 +340,50 @@ fn probes(own: &Records) -> Vec<(String, Value)> {
         plain(
             "mutation($id: ID!) { revokeApiToken(input: { id: $id }) { apiToken { id } userErrors { field message code } } }",
         ),
+        plain("query($id: ID!) { cycleSummary(cycleId: $id) { objectiveCount keyResultCount } }"),
+        with(
+            "query($id: ID!, $cycle: ID!) { cycleSummary(cycleId: $cycle, teamId: $id) { objectiveCount keyResultCount } }",
+            json!({ "cycle": own.cycle }),
+        ),
+        plain(
+            "query($id: ID!) { needsAttention(ownerId: $id) { keyResult { id title } reasons } }",
+        ),
+        plain("query($id: ID!) { needsAttention(teamId: $id) { keyResult { id title } reasons } }"),
+        plain(
+            "query($id: ID!) { needsAttention(cycleId: $id) { keyResult { id title } reasons } }",
+        ),
+        plain(
+            "query($id: ID!) { kpiHealthSummary(teamId: $id) { total needingAttention { id name } } }",
+        ),
+        plain("query($id: ID!) { alignmentTree(rootId: $id) { depth objective { id title } } }"),
+        plain("query($id: ID!) { alignmentTree(cycleId: $id) { depth objective { id title } } }"),
+        plain("query($id: ID!) { activity(teamId: $id) { totalCount nodes { type } } }"),
+        plain("query($id: ID!) { activity(cycleId: $id) { totalCount nodes { type } } }"),
+        plain("query($id: ID!) { activity(objectiveId: $id) { totalCount nodes { type } } }"),
+        plain("query($id: ID!) { activity(keyResultId: $id) { totalCount nodes { type } } }"),
+        with(
+            "mutation($id: ID!, $cycle: ID!) { rolloverObjectives(input: { sourceCycleId: $id, targetCycleId: $cycle }) { copies { copy { id } } userErrors { field message code } } }",
+            json!({ "cycle": own.cycle }),
+        ),
+        with(
+            "mutation($id: ID!, $cycle: ID!) { rolloverObjectives(input: { sourceCycleId: $cycle, targetCycleId: $id }) { copies { copy { id } } userErrors { field message code } } }",
+            json!({ "cycle": own.cycle }),
+        ),
+        plain(
+            "mutation($id: ID!) { duplicateObjective(input: { id: $id }) { objective { id } userErrors { field message code } } }",
+        ),
+        with(
+            "mutation($id: ID!, $objective: ID!) { duplicateObjective(input: { id: $objective, cycleId: $id }) { objective { id } userErrors { field message code } } }",
+            json!({ "objective": own.objective }),
+        ),
+        with(
+            "mutation($id: ID!, $objective: ID!) { moveKeyResult(input: { id: $id, objectiveId: $objective }) { keyResult { id } userErrors { field message code } } }",
+            json!({ "objective": own.objective }),
+        ),
+        with(
+            "mutation($id: ID!, $keyResult: ID!) { moveKeyResult(input: { id: $keyResult, objectiveId: $id }) { keyResult { id } userErrors { field message code } } }",
+            json!({ "keyResult": own.key_result }),
+        ),
         plain(
             "mutation($id: ID!) { recordCheckIns(input: { checkIns: [{ keyResultId: $id, value: \"9\" }] }) { recordedCount results { userErrors { field message code } } userErrors { field message code } } }",
         ),

@@ -14,6 +14,7 @@ mod ingest;
 mod isolation;
 mod live;
 mod planning;
+mod practice;
 mod records;
 mod replicas;
 mod schema;

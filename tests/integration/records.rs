@@ -420,6 +420,20 @@ async fn cycle_close_freezes_scores() {
         .await;
     assert_close(&data["node"]["score"], 0.75);
     assert_eq!(data["node"]["successful"], true, "ASPIRATIONAL needs 0.7");
+    let summary = server
+        .query(
+            &ada.token,
+            "query($id: ID!) { cycleSummary(cycleId: $id) { successfulObjectives objectivesByScoreBand { green yellow red } } }",
+            json!({ "id": quarter }),
+        )
+        .await["cycleSummary"]
+        .clone();
+    assert_eq!(summary["successfulObjectives"], 1);
+    assert_eq!(
+        summary["objectivesByScoreBand"],
+        json!({ "green": 2, "yellow": 0, "red": 0 }),
+        "by the frozen scores 0.8 and 0.75"
+    );
 
     let data = server
         .query(

@@ -4,6 +4,7 @@ pub mod connection;
 pub mod context;
 pub mod error;
 pub mod ids;
+pub mod insights;
 pub mod limits;
 pub mod loaders;
 pub mod mutations;
@@ -33,7 +34,7 @@ pub struct SchemaLimits {
 fn builder()
 -> SchemaBuilder<query::QueryRoot, mutations::MutationRoot, subscription::SubscriptionRoot> {
     Schema::build(
-        query::QueryRoot,
+        query::QueryRoot::default(),
         mutations::MutationRoot::default(),
         subscription::SubscriptionRoot,
     )

@@ -87,10 +87,16 @@ fn parse_node_id(argument: &str, id: &ID) -> Result<GlobalId, ApiError> {
 }
 
 /// Every query.
-pub struct QueryRoot;
+#[derive(async_graphql::MergedObject, Default)]
+#[graphql(name = "Query")]
+pub struct QueryRoot(CoreQueries, super::insights::InsightQueries);
 
-#[Object(name = "Query")]
-impl QueryRoot {
+/// Records, lists and access.
+#[derive(Default)]
+pub struct CoreQueries;
+
+#[Object]
+impl CoreQueries {
     /// Fetches any record by its global id. An id that does not exist, or belongs to another
     /// organization, gives null.
     async fn node(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Node>> {

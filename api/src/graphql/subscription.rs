@@ -366,6 +366,18 @@ pub enum ActivityEventType {
     StateChanged,
 }
 
+impl ActivityEventType {
+    /// The event type name that the outbox and the activity feed store.
+    pub const fn type_name(self) -> &'static str {
+        match self {
+            Self::CheckInCreated => "CHECK_IN_CREATED",
+            Self::MilestoneReached => "MILESTONE_REACHED",
+            Self::CommentCreated => "COMMENT_CREATED",
+            Self::StateChanged => "STATE_CHANGED",
+        }
+    }
+}
+
 /// The kind of record an activity event is about.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
 pub enum EventRecord {
@@ -392,6 +404,12 @@ impl From<RecordKind> for EventRecord {
 
 /// A check-in, milestone, comment or state change.
 pub struct ActivityEvent(Arc<Event>);
+
+impl ActivityEvent {
+    pub fn new(event: Event) -> Self {
+        Self(Arc::new(event))
+    }
+}
 
 #[Object]
 impl ActivityEvent {

@@ -9,6 +9,7 @@ mod key_results;
 pub(crate) mod kpis;
 mod objectives;
 mod organization;
+mod practice;
 mod teams;
 mod webhooks;
 
@@ -26,5 +27,6 @@ pub struct MutationRoot(
     key_results::KeyResultMutations,
     kpis::KpiMutations,
     comments::CommentMutations,
+    practice::PracticeMutations,
     webhooks::WebhookMutations,
 );

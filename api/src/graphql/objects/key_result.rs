@@ -8,8 +8,9 @@ use crate::graphql::connection::{TotalCount, connection, encode_cursor, page_req
 use crate::graphql::context::ContextExt;
 use crate::graphql::error::store_failure;
 use crate::graphql::ids::Typed;
-use crate::graphql::scalars::DateTime;
+use crate::graphql::insights::{ProgressPoint, key_result_history};
 use crate::graphql::scalars::Decimal;
+use crate::graphql::scalars::{Date, DateTime};
 use async_graphql::{Context, ID, Object, SimpleObject};
 use headway_domain::ids::CycleId;
 use headway_domain::model::{self, CommentSubject, KeyResultType as DomainType};
@@ -282,6 +283,24 @@ impl KeyResult {
             progress: progress::to_f64(self.0.progress()),
             formula,
         }
+    }
+
+    /// The value and progress at the end of each day from `from` to `to` (by default from
+    /// the cycle's start to today or its end), from the check-ins. At most 1,000 days.
+    async fn progress_history(
+        &self,
+        ctx: &Context<'_>,
+        from: Option<Date>,
+        to: Option<Date>,
+    ) -> async_graphql::Result<Vec<ProgressPoint>> {
+        let cycle_id = match self.1 {
+            Some(cycle_id) => cycle_id,
+            None => {
+                let objective: model::Objective = load_required(ctx, self.0.objective_id).await?;
+                objective.cycle_id
+            }
+        };
+        key_result_history(ctx, &self.0, cycle_id, from, to).await
     }
 
     /// Comments on the key result, oldest first.

@@ -9,13 +9,18 @@ use crate::graphql::connection::{TotalCount, connection, id_cursor, page_in_memo
 use crate::graphql::context::ContextExt;
 use crate::graphql::error::store_failure;
 use crate::graphql::ids::Typed;
+use crate::graphql::insights::{
+    ActivityEventConnection, ProgressPoint, activity_connection, activity_types, objective_history,
+};
 use crate::graphql::loaders::{ChildObjectivesOf, KeyResultsOf};
-use crate::graphql::scalars::DateTime;
 use crate::graphql::scalars::Decimal;
+use crate::graphql::scalars::{Date, DateTime};
+use crate::graphql::subscription::ActivityEventType;
 use async_graphql::{Context, ID, Object, SimpleObject};
 use headway_domain::model::{self, CommentSubject};
 use headway_domain::progress::{self, CycleWindow, RollupInput};
 use headway_persistence::ObjectiveFilter;
+use headway_persistence::practice::ActivityFilter;
 use rust_decimal::Decimal as RustDecimal;
 
 /// Where a team wants to be: a qualitative goal measured by key results or by the
@@ -290,6 +295,46 @@ impl Objective {
             before,
         )
         .await
+    }
+
+    /// The objective this one was rolled over or duplicated from.
+    async fn copied_from(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Objective>> {
+        match self.0.copied_from {
+            Some(id) => Ok(load_one(ctx, id).await?.map(Objective)),
+            None => Ok(None),
+        }
+    }
+
+    /// Progress at the end of each day from `from` to `to` (by default from the cycle's
+    /// start to today or its end), replayed from the check-ins below it with today's
+    /// alignment and weights. At most 1,000 days.
+    async fn progress_history(
+        &self,
+        ctx: &Context<'_>,
+        from: Option<Date>,
+        to: Option<Date>,
+    ) -> async_graphql::Result<Vec<ProgressPoint>> {
+        objective_history(ctx, &self.0, from, to).await
+    }
+
+    /// Check-ins, comments, milestones and state changes of the objective and its key
+    /// results, newest first.
+    #[graphql(complexity = "first.or(last).unwrap_or(20).max(1) as usize * child_complexity")]
+    async fn activity(
+        &self,
+        ctx: &Context<'_>,
+        types: Option<Vec<ActivityEventType>>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> async_graphql::Result<ActivityEventConnection> {
+        let filter = ActivityFilter {
+            objective_id: Some(self.0.id),
+            event_types: activity_types(types),
+            ..ActivityFilter::default()
+        };
+        activity_connection(ctx, filter, first, after, last, before).await
     }
 
     /// Increases with every change; pass it as `expectedVersion` to detect concurrent edits.

@@ -2,12 +2,17 @@ use super::kpi::{KpiConnection, kpis_connection};
 use super::objective::{ObjectiveConnection, objectives_connection};
 use super::organization::User;
 use super::{load_list, load_one};
+use crate::graphql::context::ContextExt;
+use crate::graphql::error::store_failure;
 use crate::graphql::ids::{Typed, decode_argument};
+use crate::graphql::insights::{ActivityEventConnection, activity_connection, activity_types};
 use crate::graphql::loaders::{ChildTeamsOf, MembersOf};
 use crate::graphql::scalars::DateTime;
+use crate::graphql::subscription::ActivityEventType;
 use async_graphql::{Context, ID, Object};
 use headway_domain::model;
 use headway_persistence::ObjectiveFilter;
+use headway_persistence::practice::ActivityFilter;
 
 /// A group of people with shared objectives; teams nest (company, department, team).
 #[derive(Clone)]
@@ -90,6 +95,32 @@ impl Team {
         before: Option<String>,
     ) -> async_graphql::Result<KpiConnection> {
         kpis_connection(ctx, Some(self.0.id), false, first, after, last, before).await
+    }
+
+    /// Check-ins, comments, milestones and state changes of the objectives of this team and
+    /// the teams below it, newest first.
+    #[graphql(complexity = "first.or(last).unwrap_or(20).max(1) as usize * child_complexity")]
+    async fn activity(
+        &self,
+        ctx: &Context<'_>,
+        types: Option<Vec<ActivityEventType>>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> async_graphql::Result<ActivityEventConnection> {
+        let organization_id = ctx.read_scope()?;
+        let team_ids = ctx
+            .store()?
+            .team_subtree(organization_id, self.0.id)
+            .await
+            .map_err(store_failure)?;
+        let filter = ActivityFilter {
+            team_ids: Some(team_ids),
+            event_types: activity_types(types),
+            ..ActivityFilter::default()
+        };
+        activity_connection(ctx, filter, first, after, last, before).await
     }
 
     /// The key that integrations use to address this team, unique in the organization.
