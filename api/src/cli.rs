@@ -1,6 +1,6 @@
 //! The `headway` command line.
 
-use crate::config::{AuthArgs, DatabaseArgs, Mode, ServeArgs};
+use crate::config::{AuthArgs, DatabaseArgs, LogFormat, Mode, ServeArgs};
 use crate::demo;
 use crate::graphql::ids::{Typed, decode};
 use crate::startup::{self, Application};
@@ -18,6 +18,10 @@ use std::sync::Arc;
 #[derive(Debug, Parser)]
 #[command(name = "headway", version, about)]
 pub struct Cli {
+    /// Log line format: `text` or `json`. `RUST_LOG` sets the level.
+    #[arg(long, global = true, env = "HEADWAY_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -130,7 +134,9 @@ pub fn configuration_reference() -> String {
     let Some(serve) = command.find_subcommand("serve") else {
         return text;
     };
-    for argument in serve.get_arguments() {
+    let mut seen = std::collections::HashSet::new();
+    let arguments = command.get_arguments().chain(serve.get_arguments());
+    for argument in arguments.filter(|argument| seen.insert(argument.get_id().clone())) {
         let Some(variable) = argument.get_env() else {
             continue;
         };
@@ -157,7 +163,19 @@ pub fn configuration_reference() -> String {
             variable.to_string_lossy()
         ));
     }
-    text.push_str("| `RUST_LOG` | | `info` | the log filter, such as `info,headway_api=debug` |\n");
+    text.push_str(&format!(
+        "| `RUST_LOG` | | `{}` | The log filter, such as `info,headway_api=debug`. |\n",
+        crate::telemetry::DEFAULT_LOG_FILTER
+    ));
+    text.push_str(concat!(
+        "| `OTEL_EXPORTER_OTLP_ENDPOINT` | | none | Base URL of an OTLP/HTTP collector, such as `http://otel-collector:4318`; traces are exported only when it or the next one is set. |\n",
+        "| `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` | | none | Full URL for traces, such as `http://otel-collector:4318/v1/traces`; wins over the base URL. |\n",
+        "| `OTEL_EXPORTER_OTLP_HEADERS` | | none | Headers sent to the collector, as `key1=value1,key2=value2`. |\n",
+        "| `OTEL_SERVICE_NAME` | | `headway` | The `service.name` of every span. |\n",
+        "| `OTEL_RESOURCE_ATTRIBUTES` | | none | More resource attributes, as `key1=value1,key2=value2`. |\n",
+        "| `OTEL_BSP_SCHEDULE_DELAY` | | `5000` | Milliseconds between two exports of finished spans. |\n",
+        "| `OTEL_SDK_DISABLED` | | `false` | `true` turns trace export off. |\n",
+    ));
     text
 }
 
@@ -387,9 +405,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 
 /// Runs the command line of this process on the actix runtime, with logs on stderr.
 pub fn main() -> std::process::ExitCode {
-    crate::telemetry::init();
     let cli = Cli::parse();
+    let telemetry = crate::telemetry::Telemetry::init(cli.log_format);
     let outcome = actix_web::rt::System::new().block_on(run(cli));
+    telemetry.shutdown();
     match outcome {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(error) => {

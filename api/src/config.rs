@@ -20,6 +20,15 @@ pub enum Mode {
     Production,
 }
 
+/// Format of the log lines on standard error.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// One human-readable line per event, with the fields of the spans it happened in.
+    Text,
+    /// One JSON object per line, with the event's fields and its spans under `spans`.
+    Json,
+}
+
 /// An internal network that webhooks may be allowed to reach.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum WebhookNetwork {
@@ -239,6 +248,16 @@ pub struct ServeArgs {
     /// (development mode only; `true` or `false`).
     #[arg(long, env = "HEADWAY_SEED_DEMO", default_value_t = true, action = clap::ArgAction::Set)]
     pub seed_demo: bool,
+
+    /// Seconds between a shutdown signal and closing the listener, while `/readyz` returns
+    /// 503 and requests are still served, so that load balancers stop sending traffic first.
+    #[arg(long, env = "HEADWAY_SHUTDOWN_DELAY_SECONDS", default_value_t = 0)]
+    pub shutdown_delay_seconds: u64,
+
+    /// Seconds that requests in flight get to finish after the listener closed; then the
+    /// remaining connections are cut.
+    #[arg(long, env = "HEADWAY_SHUTDOWN_GRACE_SECONDS", default_value_t = 30)]
+    pub shutdown_grace_seconds: u64,
 }
 
 impl ServeArgs {
@@ -273,6 +292,8 @@ impl ServeArgs {
             webhook_poll_ms: 1_000,
             webhook_concurrency: 16,
             seed_demo: true,
+            shutdown_delay_seconds: 0,
+            shutdown_grace_seconds: 30,
         }
     }
 

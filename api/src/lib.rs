@@ -9,6 +9,7 @@
 //! - [`auth`] checks bearer tokens and provisions users.
 //! - [`live`] delivers events to subscribers and relays them between replicas.
 //! - [`ws`] serves GraphQL over WebSocket.
+//! - [`telemetry`] writes logs and exports traces; [`metrics`] counts for Prometheus.
 //! - [`demo`] seeds the demo organization.
 
 pub mod auth;
@@ -18,6 +19,7 @@ pub mod demo;
 pub mod graphql;
 pub mod http;
 pub mod live;
+pub mod metrics;
 pub mod startup;
 pub mod telemetry;
 pub mod webhooks;

@@ -8,6 +8,7 @@ use crate::graphql::{self, SchemaLimits};
 use crate::http::rate_limit::{RateLimiter, RateSettings};
 use crate::http::{self, AppState, HttpLimits};
 use crate::live::{Live, LiveSettings};
+use crate::metrics::Metrics;
 use crate::ws::SocketSettings;
 use actix_web::{App, HttpServer, web};
 use anyhow::{Context as _, bail};
@@ -16,7 +17,7 @@ use headway_persistence::{DatabaseKind, Store};
 use rand::RngCore;
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
-use std::sync::atomic::AtomicI64;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::time::Duration;
 use tokio::sync::watch;
 
@@ -157,6 +158,8 @@ pub struct Application {
     webhooks: crate::webhooks::Dispatcher,
     shutdown: Arc<watch::Sender<bool>>,
     finished: Arc<watch::Sender<bool>>,
+    draining: Arc<AtomicBool>,
+    shutdown_delay: Duration,
 }
 
 impl Application {
@@ -169,16 +172,19 @@ impl Application {
     ) -> anyhow::Result<Self> {
         let (shutdown, shutdown_signal) = watch::channel(false);
         let shutdown = Arc::new(shutdown);
+        let redis_url = serve.redis_url.clone().filter(|url| !url.trim().is_empty());
+        let metrics = Arc::new(Metrics::new(redis_url.is_some()));
         let mut store = store;
         let live = Live::start(
             &mut store,
             LiveSettings {
-                redis_url: serve.redis_url.clone().filter(|url| !url.trim().is_empty()),
+                redis_url,
                 redis_channel: serve.redis_channel.clone(),
                 catch_up_interval: Duration::from_millis(serve.event_catch_up_ms.max(10)),
                 retention: chrono::Duration::hours(i64::from(serve.event_retention_hours)),
             },
             shutdown_signal.clone(),
+            metrics.clone(),
         )
         .await;
         let webhook_settings = serve.webhook_settings();
@@ -192,6 +198,7 @@ impl Application {
             webhook_settings,
             live.wake.clone(),
             shutdown_signal.clone(),
+            metrics.clone(),
         );
         let limits = SchemaLimits {
             query: QueryLimits {
@@ -203,8 +210,15 @@ impl Application {
             introspection: serve.introspection,
             suggestions: serve.field_suggestions,
         };
+        let draining = Arc::new(AtomicBool::new(false));
         let state = web::Data::new(AppState {
-            schema: graphql::build_schema(store.clone(), live.hub.clone(), webhook_sender, limits),
+            schema: graphql::build_schema(
+                store.clone(),
+                live.hub.clone(),
+                webhook_sender,
+                limits,
+                metrics.clone(),
+            ),
             store,
             authenticator,
             limits: HttpLimits {
@@ -228,14 +242,20 @@ impl Application {
                 },
                 live.redis.clone(),
             ),
+            metrics,
+            draining: draining.clone(),
         });
         let listener = TcpListener::bind(serve.listen)
             .with_context(|| format!("failed to listen on {}", serve.listen))?;
         let address = listener.local_addr()?;
-        let mut server =
-            HttpServer::new(move || App::new().app_data(state.clone()).configure(http::routes))
-                .disable_signals()
-                .shutdown_timeout(30);
+        let mut server = HttpServer::new(move || {
+            App::new()
+                .app_data(state.clone())
+                .wrap(actix_web::middleware::from_fn(http::observe::request))
+                .configure(http::routes)
+        })
+        .disable_signals()
+        .shutdown_timeout(serve.shutdown_grace_seconds);
         if serve.workers > 0 {
             server = server.workers(serve.workers);
         }
@@ -247,6 +267,8 @@ impl Application {
             webhooks,
             shutdown,
             finished: Arc::new(watch::channel(false).0),
+            draining,
+            shutdown_delay: Duration::from_secs(serve.shutdown_delay_seconds),
         })
     }
 
@@ -261,6 +283,7 @@ impl Application {
             server: self.server.handle(),
             shutdown: self.shutdown.clone(),
             finished: self.finished.clone(),
+            draining: self.draining.clone(),
         }
     }
 
@@ -275,13 +298,31 @@ impl Application {
         result
     }
 
-    /// Runs until SIGINT or SIGTERM, then stops gracefully.
+    /// Runs until SIGINT or SIGTERM, then stops gracefully: `/readyz` turns unready, the
+    /// listener stays open for the shutdown delay, then closes, and requests in flight get
+    /// the grace period to finish. A second signal stops at once.
     pub async fn run_until_signal(self) -> std::io::Result<()> {
         let stopper = self.stopper();
+        let delay = self.shutdown_delay;
         let running = tokio::spawn(self.run_until_stopped());
         shutdown_signal().await;
-        tracing::info!("shutdown signal received; finishing in-flight requests");
+        stopper.drain();
+        let forced = stopper.clone();
+        let second = tokio::spawn(async move {
+            shutdown_signal().await;
+            tracing::warn!("second shutdown signal received; stopping at once");
+            forced.abort();
+        });
+        if !delay.is_zero() {
+            tracing::info!(
+                delay_seconds = delay.as_secs(),
+                "shutdown signal received; unready, still serving until the delay ends"
+            );
+            tokio::time::sleep(delay).await;
+        }
+        tracing::info!("closing the listener; finishing requests in flight");
         stopper.stop().await;
+        second.abort();
         running.await.map_err(std::io::Error::other)?
     }
 }
@@ -292,12 +333,19 @@ pub struct Stopper {
     server: actix_web::dev::ServerHandle,
     shutdown: Arc<watch::Sender<bool>>,
     finished: Arc<watch::Sender<bool>>,
+    draining: Arc<AtomicBool>,
 }
 
 impl Stopper {
+    /// Turns `/readyz` unready while the server keeps serving.
+    pub fn drain(&self) {
+        self.draining.store(true, Ordering::Relaxed);
+    }
+
     /// Closes WebSockets with 1001, stops accepting, and waits for requests and webhook
     /// deliveries in flight and for the event relay to drain, when the server runs.
     pub async fn stop(&self) {
+        self.drain();
         self.shutdown.send_replace(true);
         self.server.stop(true).await;
         let mut finished = self.finished.subscribe();

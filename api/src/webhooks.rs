@@ -14,6 +14,7 @@
 //!   `<timestamp>.<body>`.
 
 use crate::graphql::ids::{NodeKind, Typed, encode_event_id};
+use crate::metrics::Metrics;
 use chrono::{DateTime, Utc};
 use headway_domain::events::{Event, RecordKind};
 use headway_domain::webhooks::{
@@ -29,6 +30,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinSet;
+use tracing::Instrument as _;
 
 /// How much of a response body the delivery log keeps.
 const RESPONSE_EXCERPT_BYTES: usize = 1_024;
@@ -347,8 +349,9 @@ impl Dispatcher {
         settings: WebhookSettings,
         wake: Arc<Notify>,
         shutdown: watch::Receiver<bool>,
+        metrics: Arc<Metrics>,
     ) -> Self {
-        let task = tokio::spawn(run(store, sender, settings, wake, shutdown));
+        let task = tokio::spawn(run(store, sender, settings, wake, shutdown, metrics));
         Self { task }
     }
 
@@ -364,6 +367,7 @@ async fn run(
     settings: WebhookSettings,
     wake: Arc<Notify>,
     mut shutdown: watch::Receiver<bool>,
+    metrics: Arc<Metrics>,
 ) {
     let owner = uuid::Uuid::now_v7().to_string();
     let busy: Arc<Mutex<HashSet<uuid::Uuid>>> = Arc::new(Mutex::new(HashSet::new()));
@@ -375,16 +379,15 @@ async fn run(
         }
         let round = async {
             queue(&store).await?;
-            dispatch(
-                &store,
-                &sender,
+            let context = DispatchContext {
+                store: &store,
+                sender: &sender,
                 settings,
-                &owner,
-                &busy,
-                &mut senders,
-                &shutdown,
-            )
-            .await
+                owner: &owner,
+                shutdown: &shutdown,
+                metrics: &metrics,
+            };
+            dispatch(&context, &busy, &mut senders).await
         };
         if let Err(error) = round.await {
             failures += 1;
@@ -450,17 +453,32 @@ fn queued_events(work: &QueueWork, events: &[Event]) -> Vec<QueuedEvent> {
         .collect()
 }
 
+/// Settings and handles that every sender task of the dispatcher shares.
+#[derive(Clone, Copy)]
+struct DispatchContext<'a> {
+    store: &'a Store,
+    sender: &'a Arc<Sender>,
+    settings: WebhookSettings,
+    owner: &'a str,
+    shutdown: &'a watch::Receiver<bool>,
+    metrics: &'a Arc<Metrics>,
+}
+
 /// Starts a sender task for each endpoint with due deliveries that no task of this replica
 /// serves yet.
 async fn dispatch(
-    store: &Store,
-    sender: &Arc<Sender>,
-    settings: WebhookSettings,
-    owner: &str,
+    context: &DispatchContext<'_>,
     busy: &Arc<Mutex<HashSet<uuid::Uuid>>>,
     senders: &mut JoinSet<()>,
-    shutdown: &watch::Receiver<bool>,
 ) -> Result<(), StoreError> {
+    let DispatchContext {
+        store,
+        sender,
+        settings,
+        owner,
+        shutdown,
+        metrics,
+    } = *context;
     let capacity = settings.concurrency.max(1).saturating_sub(senders.len());
     if capacity == 0 {
         return Ok(());
@@ -486,6 +504,7 @@ async fn dispatch(
             owner: owner.to_owned(),
             endpoint_id,
             shutdown: shutdown.clone(),
+            metrics: metrics.clone(),
         };
         let busy = busy.clone();
         senders.spawn(async move {
@@ -512,6 +531,7 @@ struct EndpointSender {
     owner: String,
     endpoint_id: headway_domain::ids::WebhookEndpointId,
     shutdown: watch::Receiver<bool>,
+    metrics: Arc<Metrics>,
 }
 
 impl EndpointSender {
@@ -572,6 +592,19 @@ impl EndpointSender {
     ) -> Result<AttemptOutcome, StoreError> {
         let delivery_id = delivery.id.to_global().to_string();
         let event_id = encode_event_id(delivery.event_id);
+        let attempt = delivery.attempts + 1;
+        let span = tracing::info_span!(
+            "webhook.delivery",
+            otel.kind = "client",
+            otel.status_code = tracing::field::Empty,
+            webhook.endpoint_id = %self.endpoint_id.to_global().as_str(),
+            webhook.delivery_id = %delivery_id,
+            webhook.event_type = %delivery.event_type,
+            webhook.attempt = attempt,
+            http.response.status_code = tracing::field::Empty,
+            webhook.outcome = tracing::field::Empty,
+        );
+        let started = Instant::now();
         let (record, verdict) = self
             .sender
             .send(&Outgoing {
@@ -582,8 +615,11 @@ impl EndpointSender {
                 event_type: &delivery.event_type,
                 body: &delivery.body,
             })
+            .instrument(span.clone())
             .await;
-        let attempt = delivery.attempts + 1;
+        self.metrics
+            .webhook_attempt_seconds
+            .observe(started.elapsed().as_secs_f64());
         let result = match verdict {
             AttemptVerdict::Delivered => AttemptResult::Delivered,
             AttemptVerdict::Retry if attempt < self.settings.retry.max_attempts => {
@@ -594,6 +630,24 @@ impl EndpointSender {
             }
             AttemptVerdict::Retry | AttemptVerdict::GiveUp => AttemptResult::Failed,
         };
+        let outcome = match result {
+            AttemptResult::Delivered => "delivered",
+            AttemptResult::RetryAt(_) => "retry",
+            AttemptResult::Failed => "failed",
+        };
+        if let Some(status) = record.response_status {
+            span.record("http.response.status_code", status);
+        }
+        span.record("webhook.outcome", outcome);
+        if outcome != "delivered" {
+            span.record("otel.status_code", "ERROR");
+        }
+        self.metrics
+            .webhook_deliveries
+            .get_or_create(&crate::metrics::OutcomeLabels {
+                outcome: outcome.to_owned(),
+            })
+            .inc();
         let recorded = self
             .store
             .record_webhook_attempt(

@@ -76,7 +76,20 @@ pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
     }
 }
 
-/// Whether every migration this build knows is applied.
+/// Checks whether every migration of this build is applied. Migrations of a newer build that
+/// ran first, as in a rolling upgrade, do not count against it.
 pub async fn migrations_current(db: &DatabaseConnection) -> Result<bool, DbErr> {
-    Ok(Migrator::get_pending_migrations(db).await?.is_empty())
+    let rows = db
+        .query_all_raw(sea_orm::Statement::from_string(
+            db.get_database_backend(),
+            "SELECT version FROM seaql_migrations",
+        ))
+        .await?;
+    let applied = rows
+        .iter()
+        .map(|row| row.try_get::<String>("", "version"))
+        .collect::<Result<std::collections::HashSet<String>, DbErr>>()?;
+    Ok(Migrator::migrations()
+        .iter()
+        .all(|migration| applied.contains(migration.name())))
 }

@@ -89,6 +89,21 @@ pub struct Store {
     db: DatabaseConnection,
     clock: Arc<dyn Clock>,
     commit_hook: Option<CommitHook>,
+    /// Write transactions waiting for a pooled connection.
+    waiting: Arc<std::sync::atomic::AtomicI64>,
+}
+
+/// The database pool's connections at one moment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PoolStatus {
+    /// Connections lent out to a statement or transaction.
+    pub in_use: u64,
+    /// Open connections that wait in the pool.
+    pub idle: u64,
+    /// Maximum number of connections the pool opens.
+    pub max: u64,
+    /// Write transactions waiting for a connection.
+    pub waiting: u64,
 }
 
 impl std::fmt::Debug for Store {
@@ -103,6 +118,38 @@ impl Store {
             db,
             clock,
             commit_hook: None,
+            waiting: Arc::default(),
+        }
+    }
+
+    /// Counts the pooled connections in use and idle, and the transactions waiting for one.
+    pub fn pool_status(&self) -> PoolStatus {
+        let (size, idle, max) = match self.db.get_database_backend() {
+            sea_orm::DbBackend::Postgres => {
+                let pool = self.db.get_postgres_connection_pool();
+                (
+                    pool.size(),
+                    pool.num_idle(),
+                    pool.options().get_max_connections(),
+                )
+            }
+            sea_orm::DbBackend::Sqlite => {
+                let pool = self.db.get_sqlite_connection_pool();
+                (
+                    pool.size(),
+                    pool.num_idle(),
+                    pool.options().get_max_connections(),
+                )
+            }
+            _ => (0, 0, 0),
+        };
+        let idle = u64::try_from(idle).unwrap_or(u64::MAX);
+        PoolStatus {
+            in_use: u64::from(size).saturating_sub(idle),
+            idle,
+            max: u64::from(max),
+            waiting: u64::try_from(self.waiting.load(std::sync::atomic::Ordering::Relaxed))
+                .unwrap_or(0),
         }
     }
 

@@ -64,7 +64,10 @@ impl WriteTx {
     /// PostgreSQL it takes the row lock; on SQLite any write takes the database's write lock.
     /// Either way the organization's writes run one at a time.
     pub(crate) async fn begin(store: &Store, actor: Actor) -> Result<Self, StoreError> {
-        let db = store.db.begin().await?;
+        let db = {
+            let _waiting = WaitingForConnection::start(&store.waiting);
+            store.db.begin().await?
+        };
         let lock = Query::update()
             .table("organizations")
             .value("event_sequence", Expr::col("event_sequence"))
@@ -224,4 +227,20 @@ fn event_row(event: &Event) -> Result<event::ActiveModel, StoreError> {
         kpi_id: Set(event.scope.kpi_id.map(Into::into)),
         occurred_at: Set(event.occurred_at),
     })
+}
+
+/// Counts a transaction as waiting for a connection until it is dropped.
+struct WaitingForConnection<'a>(&'a std::sync::atomic::AtomicI64);
+
+impl<'a> WaitingForConnection<'a> {
+    fn start(counter: &'a std::sync::atomic::AtomicI64) -> Self {
+        counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Self(counter)
+    }
+}
+
+impl Drop for WaitingForConnection<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    }
 }

@@ -13,6 +13,7 @@ mod http;
 mod ingest;
 mod isolation;
 mod live;
+mod operations;
 mod planning;
 mod practice;
 mod records;

@@ -6,6 +6,7 @@ use headway_api::auth::Authenticator;
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// A `headway serve` process.
@@ -13,6 +14,8 @@ pub struct Replica {
     child: Child,
     pub url: String,
     pub base: String,
+    /// Every line the process wrote to standard error so far.
+    log: Arc<Mutex<Vec<String>>>,
 }
 
 impl Replica {
@@ -23,6 +26,17 @@ impl Replica {
         database_url: &str,
         redis_url: Option<&str>,
         catch_up_ms: u64,
+    ) -> Self {
+        Self::start_with(binary, database_url, redis_url, catch_up_ms, &[])
+    }
+
+    /// Like [`Self::start`], with more environment variables, which win over the defaults.
+    pub fn start_with(
+        binary: &str,
+        database_url: &str,
+        redis_url: Option<&str>,
+        catch_up_ms: u64,
+        environment: &[(&str, &str)],
     ) -> Self {
         let mut command = Command::new(binary);
         command
@@ -45,20 +59,26 @@ impl Replica {
         if let Some(redis_url) = redis_url {
             command.env("HEADWAY_REDIS_URL", redis_url);
         }
+        command.envs(environment.iter().copied());
         let mut child = command
             .spawn()
             .expect("failed to start the replica process");
         let stderr = child.stderr.take().expect("stderr is piped");
         let (sender, receiver) = std::sync::mpsc::channel();
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let lines = log.clone();
         // Reads the log until the replica says where it listens, then keeps draining it.
         std::thread::spawn(move || {
             let mut sent = false;
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                lines.lock().unwrap().push(line.clone());
                 if !sent && line.contains("headway is listening") {
+                    // Text lines contain `address=…`, JSON lines `"address":"…"`.
                     let address = line
                         .split("address=")
                         .nth(1)
-                        .and_then(|rest| rest.split_whitespace().next())
+                        .or_else(|| line.split("\"address\":").nth(1))
+                        .and_then(|rest| rest.split([' ', ',', '}']).next())
                         .map(|address| {
                             address
                                 .trim_matches(|c: char| !c.is_ascii_digit() && c != '.' && c != ':')
@@ -81,6 +101,35 @@ impl Replica {
             child,
             url: format!("http://{address}/graphql"),
             base: format!("http://{address}"),
+            log,
+        }
+    }
+
+    /// Returns the lines written to standard error so far.
+    pub fn log_lines(&self) -> Vec<String> {
+        self.log.lock().unwrap().clone()
+    }
+
+    /// Sends SIGTERM, as Kubernetes does to stop a pod.
+    pub fn terminate(&self) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("failed to run kill");
+        assert!(status.success(), "kill -TERM failed");
+    }
+
+    /// Waits up to `wait` for the process to exit; `None` while it still runs.
+    pub fn wait_exit(&mut self, wait: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + wait;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("failed to poll the replica") {
+                return Some(status);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
         }
     }
 }

@@ -9,6 +9,7 @@ pub mod limits;
 pub mod loaders;
 pub mod mutations;
 pub mod objects;
+pub mod observe;
 pub mod prefetch;
 pub mod query;
 pub mod scalars;
@@ -46,11 +47,13 @@ pub fn build_schema(
     hub: Arc<crate::live::EventHub>,
     webhooks: Arc<crate::webhooks::Sender>,
     limits: SchemaLimits,
+    metrics: Arc<crate::metrics::Metrics>,
 ) -> AppSchema {
     let mut builder = builder()
         .data(store)
         .data(hub)
         .data(webhooks)
+        .extension(observe::Observe(metrics))
         .extension(limits::Limits(limits.query))
         .limit_recursive_depth(64)
         .limit_directives(16);

@@ -18,7 +18,6 @@ use async_graphql::parser::types::{DocumentOperations, OperationType};
 use async_graphql::{BatchRequest, BatchResponse, Request, Response};
 use futures::StreamExt;
 use serde_json::json;
-use tracing::Instrument;
 
 /// Reads a header as text; headers that are not visible ASCII count as missing.
 fn header_text<'a>(request: &'a HttpRequest, name: &str) -> Option<&'a str> {
@@ -28,15 +27,16 @@ fn header_text<'a>(request: &'a HttpRequest, name: &str) -> Option<&'a str> {
         .and_then(|value| value.to_str().ok())
 }
 
-/// The request id: the client's `X-Request-Id` when it is short and plain, else a new one.
+/// The request id that the request middleware assigned; a new one when it did not run.
 pub fn request_id(request: &HttpRequest) -> String {
-    header_text(request, "x-request-id")
-        .filter(|id| !id.is_empty() && id.len() <= 64)
-        .filter(|id| {
-            id.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        })
-        .map_or_else(|| uuid::Uuid::now_v7().simple().to_string(), str::to_owned)
+    use actix_web::HttpMessage as _;
+    request
+        .extensions()
+        .get::<super::observe::RequestId>()
+        .map_or_else(
+            || uuid::Uuid::now_v7().simple().to_string(),
+            |id| id.0.clone(),
+        )
 }
 
 /// A response with only errors, for requests that never reach execution.
@@ -416,19 +416,8 @@ async fn execute(
         return response;
     }
 
-    let organization = principal
-        .organization_id()
-        .map(|id| id.to_string())
-        .unwrap_or_default();
-    let span = tracing::info_span!(
-        "graphql",
-        request_id = %request_id,
-        organization_id = %organization,
-        principal = principal.kind(),
-        operations,
-    );
     let timeout = state.limits.request_timeout;
-    let work = run_batch(&state, batch, principal, &request_id, now).instrument(span);
+    let work = run_batch(&state, batch, principal, &request_id, now);
     match tokio::time::timeout(timeout, work).await {
         Ok(response) => graphql_response(response_type, response, &request_id),
         Err(_) => error_response(

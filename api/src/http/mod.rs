@@ -1,8 +1,10 @@
-//! The HTTP endpoints: `/graphql` (POST, GET and GraphiQL), `/healthz` and `/readyz`.
+//! The HTTP endpoints: `/graphql` (POST, GET and GraphiQL), `/healthz`, `/readyz` and
+//! `/metrics`.
 
 pub mod graphiql;
 pub mod graphql;
 pub mod negotiation;
+pub mod observe;
 pub mod rate_limit;
 
 use crate::auth::Authenticator;
@@ -34,6 +36,9 @@ pub struct AppState {
     /// The Redis bus, when Redis is configured.
     pub redis: Option<std::sync::Arc<crate::live::redis_bus::RedisBus>>,
     pub rate_limiter: rate_limit::RateLimiter,
+    pub metrics: std::sync::Arc<crate::metrics::Metrics>,
+    /// Set when a shutdown signal arrived: `/readyz` returns 503 from then on.
+    pub draining: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl AppState {
@@ -41,6 +46,11 @@ impl AppState {
     pub fn metrics_sockets(&self, delta: i64) {
         self.open_sockets
             .fetch_add(delta, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Checks whether the server is shutting down.
+    pub fn is_draining(&self) -> bool {
+        self.draining.load(std::sync::atomic::Ordering::Relaxed) || *self.shutdown.borrow()
     }
 }
 
@@ -54,7 +64,8 @@ pub fn routes(config: &mut web::ServiceConfig) {
                 .default_service(web::to(method_not_allowed)),
         )
         .route("/healthz", web::get().to(healthz))
-        .route("/readyz", web::get().to(readyz));
+        .route("/readyz", web::get().to(readyz))
+        .route("/metrics", web::get().to(metrics));
 }
 
 async fn method_not_allowed() -> HttpResponse {
@@ -71,6 +82,9 @@ async fn healthz() -> HttpResponse {
 /// The process can serve: the database answers, its migrations are current, and Redis
 /// answers when it is configured.
 async fn readyz(state: web::Data<AppState>) -> HttpResponse {
+    if state.is_draining() {
+        return HttpResponse::ServiceUnavailable().json(json!({ "status": "shutting down" }));
+    }
     let database = state.store.ping().await.is_ok();
     let migrations = database
         && headway_persistence::connect::migrations_current(state.store.connection())
@@ -92,5 +106,23 @@ async fn readyz(state: web::Data<AppState>) -> HttpResponse {
         HttpResponse::Ok().json(body)
     } else {
         HttpResponse::ServiceUnavailable().json(body)
+    }
+}
+
+/// Renders the metrics in the OpenMetrics text format, which Prometheus scrapes.
+async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    let snapshot = crate::metrics::Snapshot {
+        pool: state.store.pool_status(),
+        websocket_connections: state
+            .open_sockets
+            .load(std::sync::atomic::Ordering::Relaxed),
+        redis_connected: state.redis.as_ref().map(|redis| redis.is_connected()),
+    };
+    match state.metrics.render(snapshot) {
+        Ok(text) => HttpResponse::Ok()
+            .content_type(crate::metrics::CONTENT_TYPE)
+            .body(text),
+        Err(_) => HttpResponse::InternalServerError()
+            .json(json!({ "status": "the metrics could not be rendered" })),
     }
 }

@@ -13,6 +13,7 @@
 
 pub mod redis_bus;
 
+use crate::metrics::Metrics;
 use chrono::Duration;
 use headway_domain::events::Event;
 use headway_domain::ids::OrganizationId;
@@ -20,6 +21,7 @@ use headway_persistence::{Store, StoreError};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use tokio::sync::{broadcast, mpsc, watch};
+use tracing::Instrument as _;
 
 /// How many events a slow subscriber may fall behind before it rereads from the outbox.
 const CHANNEL_CAPACITY: usize = 1_024;
@@ -223,6 +225,7 @@ impl Live {
         store: &mut Store,
         settings: LiveSettings,
         shutdown: watch::Receiver<bool>,
+        metrics: Arc<Metrics>,
     ) -> Self {
         let hub = EventHub::new(store.clone());
         let redis = match &settings.redis_url {
@@ -233,15 +236,22 @@ impl Live {
             None => None,
         };
         let (relay_sender, relay_receiver) = mpsc::unbounded_channel::<Vec<Event>>();
+        let backlog = metrics.clone();
         store.set_commit_hook(Arc::new(move |events: &[Event]| {
+            backlog
+                .outbox_backlog
+                .inc_by(i64::try_from(events.len()).unwrap_or(i64::MAX));
             // The receiver lives as long as the relay task; after shutdown nothing is sent.
             let _ = relay_sender.send(events.to_vec());
         }));
 
         let wake = Arc::new(tokio::sync::Notify::new());
         let mut tasks = vec![tokio::spawn(relay(
-            hub.clone(),
-            redis.clone(),
+            Relay {
+                hub: hub.clone(),
+                redis: redis.clone(),
+                metrics,
+            },
             wake.clone(),
             relay_receiver,
             shutdown.clone(),
@@ -277,10 +287,44 @@ impl Live {
     }
 }
 
-/// Publishes each committed batch of events: locally at once, and to Redis when configured.
-async fn relay(
+/// Destinations of the relay: this replica's hub, Redis when configured, and the metrics.
+struct Relay {
     hub: Arc<EventHub>,
     redis: Option<Arc<redis_bus::RedisBus>>,
+    metrics: Arc<Metrics>,
+}
+
+impl Relay {
+    /// Publishes one committed batch locally and to Redis, in a span, and records its lag.
+    async fn publish(&self, batch: &[Event]) {
+        let span = tracing::info_span!(
+            "outbox.relay",
+            otel.kind = "producer",
+            events = batch.len(),
+            redis = self.redis.is_some(),
+        );
+        async {
+            self.hub.ingest(batch).await;
+            if let Some(redis) = &self.redis {
+                redis.publish(batch).await;
+            }
+        }
+        .instrument(span)
+        .await;
+        let now = chrono::Utc::now();
+        for event in batch {
+            let lag = (now - event.occurred_at).to_std().unwrap_or_default();
+            self.metrics.relay_lag_seconds.observe(lag.as_secs_f64());
+        }
+        self.metrics
+            .outbox_backlog
+            .dec_by(i64::try_from(batch.len()).unwrap_or(i64::MAX));
+    }
+}
+
+/// Publishes each committed batch of events: locally at once, and to Redis when configured.
+async fn relay(
+    relay: Relay,
     wake: Arc<tokio::sync::Notify>,
     mut events: mpsc::UnboundedReceiver<Vec<Event>>,
     mut shutdown: watch::Receiver<bool>,
@@ -294,17 +338,11 @@ async fn relay(
             break;
         };
         wake.notify_one();
-        hub.ingest(&batch).await;
-        if let Some(redis) = &redis {
-            redis.publish(&batch).await;
-        }
+        relay.publish(&batch).await;
     }
     // Publish what committed before the shutdown signal.
     while let Ok(batch) = events.try_recv() {
-        hub.ingest(&batch).await;
-        if let Some(redis) = &redis {
-            redis.publish(&batch).await;
-        }
+        relay.publish(&batch).await;
     }
 }
 

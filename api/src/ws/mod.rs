@@ -24,6 +24,7 @@ use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::time::Duration;
 use tokio::sync::mpsc;
+use tracing::Instrument as _;
 
 /// Limits and timings of WebSocket connections.
 #[derive(Clone, Copy, Debug)]
@@ -70,7 +71,13 @@ pub async fn upgrade(
         organization: header(&request, ORGANIZATION_HEADER),
         request_id: crate::http::graphql::request_id(&request),
     };
-    actix_web::rt::spawn(serve(protocol, session, stream, state, handshake));
+    let span = tracing::info_span!(
+        "websocket.connection",
+        otel.kind = "server",
+        protocol = protocol.name(),
+        request_id = %handshake.request_id,
+    );
+    actix_web::rt::spawn(serve(protocol, session, stream, state, handshake).instrument(span));
     response
 }
 
@@ -302,28 +309,55 @@ fn start(
         .data(RequestState::live(principal, request_id.to_owned()))
         .data(loaders);
     let schema = state.schema.clone();
-    let task = actix_web::rt::spawn(async move {
-        let mut responses = schema.execute_stream(request);
-        let mut first = true;
-        while let Some(response) = responses.next().await {
-            if first && response.data == async_graphql::Value::Null && !response.errors.is_empty() {
-                let errors = serde_json::to_value(&response.errors).unwrap_or_else(|_| json!([]));
-                let _ = sender.send(Outgoing::Failed { id, errors });
-                return;
+    let metrics = state.metrics.clone();
+    let span = tracing::Span::current();
+    let task = actix_web::rt::spawn(
+        async move {
+            let _running = RunningOperation::start(metrics);
+            let mut responses = schema.execute_stream(request);
+            let mut first = true;
+            while let Some(response) = responses.next().await {
+                if first
+                    && response.data == async_graphql::Value::Null
+                    && !response.errors.is_empty()
+                {
+                    let errors =
+                        serde_json::to_value(&response.errors).unwrap_or_else(|_| json!([]));
+                    let _ = sender.send(Outgoing::Failed { id, errors });
+                    return;
+                }
+                first = false;
+                let response = Box::new(response);
+                if sender
+                    .send(Outgoing::Response {
+                        id: id.clone(),
+                        response,
+                    })
+                    .is_err()
+                {
+                    return;
+                }
             }
-            first = false;
-            let response = Box::new(response);
-            if sender
-                .send(Outgoing::Response {
-                    id: id.clone(),
-                    response,
-                })
-                .is_err()
-            {
-                return;
-            }
+            let _ = sender.send(Outgoing::Done { id });
         }
-        let _ = sender.send(Outgoing::Done { id });
-    });
+        .instrument(span),
+    );
     task.abort_handle()
+}
+
+/// Counts an operation of a connection in the subscription gauge while it runs; dropping
+/// it, also when the task is aborted, counts it out.
+struct RunningOperation(std::sync::Arc<crate::metrics::Metrics>);
+
+impl RunningOperation {
+    fn start(metrics: std::sync::Arc<crate::metrics::Metrics>) -> Self {
+        metrics.subscription(1);
+        Self(metrics)
+    }
+}
+
+impl Drop for RunningOperation {
+    fn drop(&mut self) {
+        self.0.subscription(-1);
+    }
 }
