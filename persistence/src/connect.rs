@@ -61,6 +61,12 @@ const MIGRATION_LOCK_KEY: i64 = 0x0048_4541_4457_4159;
 /// On PostgreSQL the migrations run in one transaction that holds an advisory lock, so
 /// replicas that start together migrate one after the other.
 pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
+    // A newer build may have applied migrations that this one does not know, as during a
+    // rolling upgrade. The migrator rejects such a database, so a build whose own
+    // migrations are all applied leaves it alone.
+    if migrations_current(db).await.unwrap_or(false) {
+        return Ok(());
+    }
     match db.get_database_backend() {
         sea_orm::DbBackend::Postgres => {
             let transaction = db.begin().await?;

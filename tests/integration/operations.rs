@@ -619,3 +619,33 @@ async fn json_logs_have_request_ids_no_secrets() {
         "the rejected request left no line with its id"
     );
 }
+
+#[actix_rt::test]
+async fn newer_migrations_keep_old_servers_ready() {
+    use sea_orm::ConnectionTrait as _;
+    let server = TestServer::start().await;
+    // A newer build's pre-upgrade Job applied a migration that this build does not know.
+    server
+        .store
+        .connection()
+        .execute_unprepared(
+            "INSERT INTO seaql_migrations (version, applied_at) VALUES ('m29991231_000001_from_a_newer_build', 0)",
+        )
+        .await
+        .unwrap();
+    let base = format!("http://{}", server.address);
+    let (status, body) = ready_status(&server.client, &base).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["migrations"], true, "{body}");
+
+    // An old server that restarts meanwhile still starts and serves.
+    let server = server.restart(|_| {}).await;
+    let base = format!("http://{}", server.address);
+    let (status, body) = ready_status(&server.client, &base).await;
+    assert_eq!(status, 200, "{body}");
+    let owner = server.sign_up("Ada").await;
+    let data = server
+        .query(&owner.token, "{ viewer { user { name } } }", json!({}))
+        .await;
+    assert_eq!(data["viewer"]["user"]["name"], "Ada");
+}
