@@ -8,7 +8,9 @@ Every valid value set is checked against values.schema.json, linted with `helm l
 --strict`, rendered, and each rendered object is validated against the strict Kubernetes
 schemas of the oldest supported and the newest bundled Kubernetes version. The rendered
 objects must also match the values (which objects exist, which variables the server gets,
-the security settings). Every invalid value set must fail rendering with the expected error.
+the security settings), and every variable the chart sets must be a row of
+docs/configuration.md, the server's own list of settings. Every invalid value set must fail
+rendering with the expected error.
 """
 
 from __future__ import annotations
@@ -34,6 +36,9 @@ KUBERNETES_VERSIONS = ["1.30.0", kubernetes_validate.utils.latest_version()]
 # check_objects check them.
 NOT_IN_KUBERNETES_SCHEMAS = {("monitoring.coreos.com/v1", "ServiceMonitor")}
 
+# The output of `headway print-config`: one table row per variable the server reads.
+CONFIGURATION_DOC = REPO / "docs" / "configuration.md"
+
 # ConfigMap variables that are always set, with the value path they come from.
 ALWAYS_SET = {
     "HEADWAY_DATABASE_MAX_CONNECTIONS": "database.maxConnections",
@@ -47,17 +52,23 @@ ALWAYS_SET = {
     "HEADWAY_MAX_QUERY_DEPTH": "server.maxQueryDepth",
     "HEADWAY_MAX_QUERY_COMPLEXITY": "server.maxQueryComplexity",
     "HEADWAY_MAX_ALIASES": "server.maxAliases",
+    "HEADWAY_RATE_LIMIT_PER_SECOND": "server.rateLimitPerSecond",
+    "HEADWAY_RATE_LIMIT_BURST": "server.rateLimitBurst",
     "HEADWAY_INTROSPECTION": "server.introspection",
+    "HEADWAY_FIELD_SUGGESTIONS": "server.fieldSuggestions",
     "HEADWAY_SEED_DEMO": "server.seedDemo",
+    "HEADWAY_SHUTDOWN_DELAY_SECONDS": "shutdown.delaySeconds",
+    "HEADWAY_SHUTDOWN_GRACE_SECONDS": "shutdown.graceSeconds",
     "RUST_LOG": "logging.level",
 }
 
 # ConfigMap variables that are set only when their value is not empty.
 SET_WHEN_NOT_EMPTY = {
-    "HEADWAY_JWT_ALGORITHMS": "jwt.algorithms",
     "HEADWAY_LOG_FORMAT": "logging.format",
+    "HEADWAY_WEBHOOK_ALLOW_NETWORKS": "webhooks.allowNetworks",
     "OTEL_EXPORTER_OTLP_ENDPOINT": "otel.endpoint",
     "OTEL_SERVICE_NAME": "otel.serviceName",
+    "OTEL_RESOURCE_ATTRIBUTES": "otel.resourceAttributes",
 }
 
 # Value sets that must fail. Each has a name, the values, the stage that rejects them
@@ -71,9 +82,35 @@ INVALID_VALUE_SETS: list[tuple[str, dict[str, Any], str, list[str]]] = [
             "image": {"pullPolicy": "Sometimes"},
             "server": {"maxQueryDepth": 0},
             "logging": {"format": "xml"},
+            "shutdown": {"graceSeconds": -1},
         },
         "schema",
-        ["at '/replicaCount'", "at '/image/pullPolicy'", "at '/server/maxQueryDepth'", "at '/logging/format'"],
+        [
+            "at '/replicaCount'",
+            "at '/image/pullPolicy'",
+            "at '/server/maxQueryDepth'",
+            "at '/logging/format'",
+            "at '/shutdown/graceSeconds'",
+        ],
+    ),
+    (
+        "negative rate limit",
+        {"server": {"rateLimitPerSecond": -1, "rateLimitBurst": 0}},
+        "schema",
+        ["at '/server/rateLimitPerSecond'", "at '/server/rateLimitBurst'"],
+    ),
+    (
+        "unknown public key algorithm",
+        {"jwt": {"publicKeys": {"algorithm": "HS256"}}},
+        "schema",
+        ["at '/jwt/publicKeys/algorithm'"],
+    ),
+    ("https trace endpoint", {"otel": {"endpoint": "https://collector:4318"}}, "schema", ["at '/otel/endpoint'"]),
+    (
+        "unknown webhook network",
+        {"webhooks": {"allowNetworks": ["public"]}},
+        "schema",
+        ["at '/webhooks/allowNetworks/0'"],
     ),
     ("unknown value name", {"replicas": 3}, "schema", ["additional properties 'replicas'"]),
     ("no signing key at all", {"jwt": {"existingSecret": {"name": ""}}}, "schema", ["at '/jwt'"]),
@@ -107,7 +144,19 @@ INVALID_VALUE_SETS: list[tuple[str, dict[str, Any], str, list[str]]] = [
         "preStop sleep longer than the grace period",
         {"preStopSleepSeconds": 60, "terminationGracePeriodSeconds": 45},
         "template",
-        ["preStopSleepSeconds (60) must be less than terminationGracePeriodSeconds (45)"],
+        [
+            "preStopSleepSeconds (60) + shutdown.delaySeconds (0) + shutdown.graceSeconds (30) = 90 "
+            "must be less than terminationGracePeriodSeconds (45)"
+        ],
+    ),
+    (
+        "shutdown sum equal to the grace period",
+        {"preStopSleepSeconds": 5, "shutdown": {"delaySeconds": 10, "graceSeconds": 30}},
+        "template",
+        [
+            "preStopSleepSeconds (5) + shutdown.delaySeconds (10) + shutdown.graceSeconds (30) = 45 "
+            "must be less than terminationGracePeriodSeconds (45)"
+        ],
     ),
 ]
 
@@ -152,6 +201,8 @@ def lookup(values: dict[str, Any], dotted_path: str) -> Any:
 
 def env_text(value: Any) -> str:
     """Format a value as the chart writes it into an environment variable."""
+    if isinstance(value, list):
+        return ",".join(env_text(item) for item in value)
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float) and value.is_integer():
@@ -218,9 +269,50 @@ def find(objects: list[dict[str, Any]], kind: str) -> dict[str, Any]:
     return matches[0]
 
 
+def documented_variables() -> set[str]:
+    """Return the variables in the first column of the table in docs/configuration.md."""
+    rows = [line for line in CONFIGURATION_DOC.read_text().splitlines() if line.startswith("| `")]
+    variables = {row.split("`")[1] for row in rows}
+    assert "HEADWAY_DATABASE_URL" in variables, f"no variable table found in {CONFIGURATION_DOC}"
+    return variables
+
+
+def check_variables_known(variables: set[str]) -> None:
+    """Check that the server reads every variable that the chart sets."""
+    unknown = sorted(variables - documented_variables())
+    assert not unknown, (
+        f"the chart sets {', '.join(unknown)}, which {CONFIGURATION_DOC.relative_to(REPO)} does not list, "
+        "so the server ignores it; use a variable from that file"
+    )
+
+
+def chart_variables(objects: list[dict[str, Any]], values: dict[str, Any]) -> set[str]:
+    """Return the names of the variables that the chart itself sets, leaving out extraEnv.
+
+    check_deployment checks that the extraEnv entries come last in the server's env list.
+    """
+    names = set(find(objects, "ConfigMap")["data"])
+    server_env = find(objects, "Deployment")["spec"]["template"]["spec"]["containers"][0]["env"]
+    names |= {entry["name"] for entry in server_env[: len(server_env) - len(values["extraEnv"])]}
+    if values["migrations"]["enabled"]:
+        for container in find(objects, "Job")["spec"]["template"]["spec"]["containers"]:
+            names |= {entry["name"] for entry in container["env"]}
+    return names
+
+
+def check_unknown_variable_rejected() -> str:
+    """Check that check_variables_known fails on a variable that the server does not read."""
+    try:
+        check_variables_known({"HEADWAY_LISTEN", "HEADWAY_JWT_ALGORITHMS"})
+    except AssertionError as error:
+        return str(error)
+    raise AssertionError("check_variables_known accepted HEADWAY_JWT_ALGORITHMS, which the server does not read")
+
+
 def check_objects(objects: list[dict[str, Any]], values: dict[str, Any]) -> str | None:
     """Check that the rendered objects follow the merged values."""
     kinds = check_kinds(objects, values)
+    check_variables_known(chart_variables(objects, values))
     config = find(objects, "ConfigMap")["data"]
     check_config_map(config, values)
     deployment = find(objects, "Deployment")
@@ -265,6 +357,8 @@ def check_config_map(config: dict[str, str], values: dict[str, Any]) -> None:
         for variable, key in (("HEADWAY_JWT_PUBLIC_KEY_FILE", "publicKeyFile"), ("HEADWAY_JWKS_FILE", "jwksFile")):
             if public_keys[key]:
                 expected[variable] = f"{public_keys['mountPath']}/{public_keys[key]}"
+        if public_keys["publicKeyFile"]:
+            expected["HEADWAY_JWT_PUBLIC_KEY_ALGORITHM"] = public_keys["algorithm"]
     for variable in sorted(expected.keys() | config.keys()):
         assert config.get(variable) == expected.get(variable), (
             f"ConfigMap {variable} is {config.get(variable)!r}, expected {expected.get(variable)!r}"
@@ -346,12 +440,30 @@ def check_optional_objects(objects: list[dict[str, Any]], values: dict[str, Any]
         hosts = [rule.get("host", "") for rule in spec["rules"]]
         assert hosts == [host["host"] for host in ingress["hosts"]], f"Ingress hosts {hosts}"
         assert spec.get("tls", []) == ingress["tls"], f"Ingress TLS {spec.get('tls')}"
+        for rule in spec["rules"]:
+            for path in rule["http"]["paths"]:
+                assert not routes_metrics(path["path"], path["pathType"]), (
+                    f"the Ingress routes /metrics through {path['path']} ({path['pathType']})"
+                )
 
     monitor = values["serviceMonitor"]
     if monitor["enabled"]:
         endpoint = find(objects, "ServiceMonitor")["spec"]["endpoints"][0]
         assert endpoint["port"] == "http", endpoint
         assert endpoint["path"] == monitor["path"], endpoint
+
+
+def routes_metrics(path: str, path_type: str) -> bool:
+    """Check whether an Ingress path matches /metrics, which must stay inside the cluster.
+
+    Prefix matches whole path elements. ImplementationSpecific depends on the controller, so
+    it is checked as a plain string prefix, the broadest reading.
+    """
+    if path_type == "Exact":
+        return path == "/metrics"
+    if path_type == "Prefix":
+        return path.rstrip("/") in ("", "/metrics")
+    return "/metrics".startswith(path)
 
 
 def check_security(container: dict[str, Any], pod: dict[str, Any]) -> None:
@@ -478,6 +590,9 @@ def main() -> int:
             "redis": lambda v: v["redis"]["enabled"],
             "jwt.publicKeys": lambda v: v["jwt"]["publicKeys"]["enabled"],
             "migrations disabled": lambda v: not v["migrations"]["enabled"],
+            "webhooks.allowNetworks": lambda v: v["webhooks"]["allowNetworks"],
+            "shutdown.delaySeconds": lambda v: v["shutdown"]["delaySeconds"] > 0,
+            "otel.resourceAttributes": lambda v: v["otel"]["resourceAttributes"],
         }
 
         def check_coverage() -> None:
@@ -486,6 +601,9 @@ def main() -> int:
 
         report.check("all valid sets", "every optional part is covered", check_coverage)
         report.check("docs/deploy.md", "the values table lists every value", check_values_documented)
+        report.check(
+            "docs/configuration.md", "a variable the server does not read fails", check_unknown_variable_rejected
+        )
 
         for case, values, stage, expected in INVALID_VALUE_SETS:
             report.check(

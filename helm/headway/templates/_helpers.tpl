@@ -66,6 +66,18 @@ app.kubernetes.io/component: server
 {{- end }}
 
 {{/*
+Formats a number as decimal text: whole numbers without a fraction or exponent (1000000,
+not 1e+06), others as Go prints them (0.5).
+*/}}
+{{- define "headway.decimal" -}}
+{{- if eq (float64 (int64 .)) (float64 .) }}
+{{- int64 . }}
+{{- else }}
+{{- . }}
+{{- end }}
+{{- end }}
+
+{{/*
 HEADWAY_DATABASE_URL from the existing database Secret, shared by the server and the
 migration Job.
 */}}
@@ -112,8 +124,11 @@ release renders, includes this check.
 {{- if and .Values.autoscaling.enabled (gt (int .Values.autoscaling.minReplicas) (int .Values.autoscaling.maxReplicas)) }}
 {{- fail (printf "autoscaling.minReplicas (%v) is greater than autoscaling.maxReplicas (%v). Lower minReplicas or raise maxReplicas." .Values.autoscaling.minReplicas .Values.autoscaling.maxReplicas) }}
 {{- end }}
-{{- if ge (int .Values.preStopSleepSeconds) (int .Values.terminationGracePeriodSeconds) }}
-{{- fail (printf "preStopSleepSeconds (%v) must be less than terminationGracePeriodSeconds (%v), or the pod is killed before it gets SIGTERM" .Values.preStopSleepSeconds .Values.terminationGracePeriodSeconds) }}
+{{- /* The kubelet sends SIGKILL when terminationGracePeriodSeconds have passed since the
+preStop sleep began, so the sleep, the shutdown delay and the grace period must end before. */}}
+{{- $stopSeconds := add (int .Values.preStopSleepSeconds) (int .Values.shutdown.delaySeconds) (int .Values.shutdown.graceSeconds) }}
+{{- if ge (int $stopSeconds) (int .Values.terminationGracePeriodSeconds) }}
+{{- fail (printf "preStopSleepSeconds (%v) + shutdown.delaySeconds (%v) + shutdown.graceSeconds (%v) = %v must be less than terminationGracePeriodSeconds (%v), or the pod is killed before requests in flight finish. Lower one of the three or raise terminationGracePeriodSeconds." .Values.preStopSleepSeconds .Values.shutdown.delaySeconds .Values.shutdown.graceSeconds $stopSeconds .Values.terminationGracePeriodSeconds) }}
 {{- end }}
 {{- if .Values.podDisruptionBudget.enabled }}
 {{- $min := .Values.podDisruptionBudget.minAvailable }}
