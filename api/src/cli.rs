@@ -57,7 +57,7 @@ pub enum Command {
     PrintSchema,
     /// Prints the reference of every `headway serve` setting in Markdown.
     PrintConfig,
-    /// Issues identity tokens in development mode.
+    /// Manages API tokens for integrations, and issues identity tokens in development mode.
     Token {
         #[command(subcommand)]
         command: TokenCommand,

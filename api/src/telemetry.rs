@@ -13,6 +13,7 @@ use opentelemetry::propagation::{Extractor, TextMapPropagator as _};
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::SdkTracerProvider;
+use tracing_subscriber::filter::FilterExt as _;
 use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
 use tracing_subscriber::{EnvFilter, Layer as _};
@@ -65,9 +66,18 @@ impl Telemetry {
             false => (None, None),
         };
         let traces = provider.as_ref().map(|provider| {
+            // Background polls read the database every second; their statements alone,
+            // outside any request or relay span, would fill the trace backend with noise.
+            let within_work = tracing_subscriber::filter::dynamic_filter_fn(|metadata, context| {
+                !(metadata.is_span()
+                    && metadata.target().starts_with("sea_orm")
+                    && context.lookup_current().is_none())
+            });
             tracing_opentelemetry::layer()
                 .with_tracer(provider.tracer("headway"))
-                .with_filter(EnvFilter::new(TRACE_FILTER))
+                .with_location(false)
+                .with_threads(false)
+                .with_filter(EnvFilter::new(TRACE_FILTER).and(within_work))
         });
         let installed = tracing_subscriber::registry()
             .with(logs)

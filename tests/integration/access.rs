@@ -343,13 +343,50 @@ async fn ingest_token_records_and_nothing_else() {
         .mutate(
             &secret,
             "createCheckIn",
-            "mutation($id: ID!) { createCheckIn(input: { keyResultId: $id, value: \"4\" }) { checkIn { source author { id } } keyResult { currentValue progress } userErrors { field message code } } }",
+            "mutation($id: ID!) { createCheckIn(input: { keyResultId: $id, value: \"4\" }) { checkIn { source value } keyResult { currentValue progress } userErrors { field message code } } }",
             json!({ "id": key_result }),
         )
         .await;
     assert_eq!(payload["checkIn"]["source"], "API_TOKEN");
-    assert_eq!(payload["checkIn"]["author"], Value::Null);
     assert_eq!(payload["keyResult"]["currentValue"], "4");
+
+    // What it changed is readable; records beyond it are not, even through the payload.
+    for (selection, field) in [
+        ("checkIn { author { id } }", "CheckIn.author"),
+        ("keyResult { owner { email } }", "KeyResult.owner"),
+        ("keyResult { objective { title } }", "KeyResult.objective"),
+        (
+            "keyResult { checkIns { totalCount } }",
+            "KeyResult.checkIns",
+        ),
+    ] {
+        let query = format!(
+            "mutation($id: ID!) {{ createCheckIn(input: {{ keyResultId: $id, value: \"5\" }}) {{ {selection} userErrors {{ message }} }} }}"
+        );
+        let (_, body) = server
+            .post(Some(&secret), &query, json!({ "id": key_result }))
+            .await;
+        let error = &body["errors"][0];
+        assert_eq!(
+            error["extensions"]["code"], "FORBIDDEN",
+            "{selection}: {body}"
+        );
+        assert!(
+            error["message"].as_str().unwrap().starts_with(field),
+            "{selection}: {body}"
+        );
+        assert!(!body.to_string().contains("owner@"), "{body}");
+    }
+    // The document was rejected before it ran, so none of those check-ins was written.
+    let read = server
+        .query(
+            &owner.token,
+            "query($id: ID!) { node(id: $id) { ... on KeyResult { currentValue checkIns { totalCount } } } }",
+            json!({ "id": key_result }),
+        )
+        .await;
+    assert_eq!(read["node"]["currentValue"], "4");
+    assert_eq!(read["node"]["checkIns"]["totalCount"], 1);
     server
         .mutate(
             &secret,

@@ -503,7 +503,24 @@ async fn spans_reach_otlp_collector_with_parent() {
         Some("GRAPHQL_VALIDATION_FAILED")
     );
 
-    // The relay publishes the team's events in a span of its own.
+    // Background polls leave no statement spans of their own, and spans carry no build
+    // paths.
+    let orphans: Vec<_> = spans
+        .iter()
+        .filter(|span| span.attribute("db.system").is_some() && span.parent_span_id.is_empty())
+        .collect();
+    assert!(
+        orphans.is_empty(),
+        "statement spans outside any work: {orphans:#?}"
+    );
+    assert!(
+        spans
+            .iter()
+            .all(|span| span.attribute("code.file.path").is_none()
+                && span.attribute("code.filepath").is_none())
+    );
+
+    // The relay publishes the check-in's events in a span of its own.
     assert!(
         spans
             .iter()

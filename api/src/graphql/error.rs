@@ -84,6 +84,35 @@ impl From<ApiError> for async_graphql::Error {
     }
 }
 
+/// The code a client should see for an error that carries none: a request error (a
+/// document that does not parse or validate) has no path, and anything else is internal.
+const VALIDATION_FAILED: &str = "GRAPHQL_VALIDATION_FAILED";
+
+/// Returns the error's `extensions.code`, or the code it gets when it has none.
+pub fn code_of(error: &async_graphql::ServerError) -> String {
+    let code = error
+        .extensions
+        .as_ref()
+        .and_then(|extensions| extensions.get("code"));
+    match code {
+        Some(async_graphql::Value::String(code)) => code.clone(),
+        Some(async_graphql::Value::Enum(code)) => code.to_string(),
+        _ if error.path.is_empty() => VALIDATION_FAILED.to_owned(),
+        _ => ErrorKind::Internal.code().to_owned(),
+    }
+}
+
+/// Gives every error of a response an `extensions.code`, as the API promises.
+pub fn tag_missing_codes(errors: &mut [async_graphql::ServerError]) {
+    for error in errors {
+        let code = code_of(error);
+        let extensions = error.extensions.get_or_insert_with(Default::default);
+        if extensions.get("code").is_none() {
+            extensions.set("code", code);
+        }
+    }
+}
+
 /// Logs an internal failure with its source chain and returns the generic client error.
 pub fn internal(error: &(dyn std::error::Error + 'static)) -> ApiError {
     let mut chain = error.to_string();

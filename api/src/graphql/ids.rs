@@ -176,6 +176,16 @@ pub struct InvalidId {
     pub message: String,
 }
 
+/// Puts "a" or "an" before a type name: "an Objective", "a KeyResult", "a User". Names
+/// that start with U are read "you", so they take "a".
+fn with_article(type_name: &str) -> String {
+    let vowel = type_name
+        .chars()
+        .next()
+        .is_some_and(|first| "AEIO".contains(first));
+    format!("{} {type_name}", if vowel { "an" } else { "a" })
+}
+
 /// Decodes an id that must be of type `T`.
 pub fn decode<T: Typed>(id: &ID) -> Result<T, InvalidId> {
     let shown: String = id.as_str().chars().take(80).collect();
@@ -183,9 +193,9 @@ pub fn decode<T: Typed>(id: &ID) -> Result<T, InvalidId> {
         Some(global) if global.kind == T::KIND => Ok(T::from(global.uuid)),
         Some(global) => Err(InvalidId {
             message: format!(
-                "\"{shown}\" is the id of a {}, not of a {}",
-                global.kind.type_name(),
-                T::KIND.type_name()
+                "\"{shown}\" is the id of {}, not of {}",
+                with_article(global.kind.type_name()),
+                with_article(T::KIND.type_name())
             ),
         }),
         None => Err(InvalidId {

@@ -3,6 +3,7 @@
 pub mod connection;
 pub mod context;
 pub mod error;
+pub mod guard;
 pub mod ids;
 pub mod insights;
 pub mod limits;
@@ -54,6 +55,7 @@ pub fn build_schema(
         .data(hub)
         .data(webhooks)
         .extension(observe::Observe(metrics))
+        .extension(guard::ScopeGuard)
         .extension(limits::Limits(limits.query))
         .limit_recursive_depth(64)
         .limit_directives(16);

@@ -9,7 +9,7 @@ use async_graphql::extensions::{
     NextRequest,
 };
 use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, OperationType};
-use async_graphql::{Request, Response, ServerResult, Value, Variables};
+use async_graphql::{Request, Response, ServerResult, Variables};
 use opentelemetry::trace::TraceContextExt as _;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
@@ -63,36 +63,9 @@ fn operation_span() -> Span {
     )
 }
 
-/// Collects the error codes of a response. An error without a code counts as a request
-/// error (parse or validation) when the response has no data, and else as `UNSPECIFIED`.
+/// Collects the error codes of a response, as clients see them.
 fn error_codes(response: &Response) -> Vec<String> {
-    let request_error = response.data == Value::Null;
-    response
-        .errors
-        .iter()
-        .map(|error| {
-            error
-                .extensions
-                .as_ref()
-                .and_then(|extensions| extensions.get("code"))
-                .and_then(code_text)
-                .unwrap_or_else(|| {
-                    if request_error {
-                        "GRAPHQL_VALIDATION_FAILED".to_owned()
-                    } else {
-                        "UNSPECIFIED".to_owned()
-                    }
-                })
-        })
-        .collect()
-}
-
-fn code_text(code: &Value) -> Option<String> {
-    match code {
-        Value::String(code) => Some(code.clone()),
-        Value::Enum(code) => Some(code.to_string()),
-        _ => None,
-    }
+    response.errors.iter().map(super::error::code_of).collect()
 }
 
 impl ObserveRequest {

@@ -316,7 +316,8 @@ fn start(
             let _running = RunningOperation::start(metrics);
             let mut responses = schema.execute_stream(request);
             let mut first = true;
-            while let Some(response) = responses.next().await {
+            while let Some(mut response) = responses.next().await {
+                crate::graphql::error::tag_missing_codes(&mut response.errors);
                 if first
                     && response.data == async_graphql::Value::Null
                     && !response.errors.is_empty()

@@ -1,0 +1,191 @@
+//! Limits what an API token without the `read` scope can select.
+//!
+//! Records that a mutation returns resolve without a read check, so that a writer reads back
+//! what it changed. For an `ingest` token that would also expose the key result's owner and
+//! objective through `createCheckIn { keyResult { … } }`. This extension checks the
+//! document of such a token before anything runs: it may select root fields (which check
+//! the token's scopes themselves), the mutation payloads, user errors, and the scalar
+//! fields of the check-ins, measurements, key results and KPIs it changes. A field that
+//! leads to other records (owners, objectives, teams, lists) fails the whole request with
+//! FORBIDDEN, so that nothing is written.
+
+use super::context::{Permission, Principal, RequestState};
+use super::error::ApiError;
+use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery};
+use async_graphql::parser::types::{
+    DocumentOperations, ExecutableDocument, Selection, SelectionSet,
+};
+use async_graphql::registry::Registry;
+use async_graphql::{Pos, ServerError, ServerResult, Variables};
+use std::collections::HashSet;
+use std::sync::Arc;
+
+/// Object types whose fields a token without the `read` scope may select, below the root.
+const READABLE_WITHOUT_READ_SCOPE: &[&str] = &[
+    "CreateCheckInPayload",
+    "RecordCheckInsPayload",
+    "RecordKpiMeasurementsPayload",
+    "CheckInResult",
+    "KpiMeasurementResult",
+    "CheckIn",
+    "KpiMeasurement",
+    "UserError",
+    "KeyResult",
+    "Kpi",
+];
+
+/// The extension factory.
+pub struct ScopeGuard;
+
+impl ExtensionFactory for ScopeGuard {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(ScopeGuardRequest)
+    }
+}
+
+struct ScopeGuardRequest;
+
+fn lacks_read_scope(state: &RequestState) -> bool {
+    match &state.principal {
+        Principal::ApiToken(token) => !Permission::Read
+            .granting_scopes()
+            .iter()
+            .any(|scope| token.scopes.contains(*scope)),
+        Principal::Anonymous | Principal::User(_) => false,
+    }
+}
+
+/// Strips list and non-null markers: `[CheckIn!]!` becomes `CheckIn`.
+fn named_type(type_name: &str) -> &str {
+    type_name.trim_matches(|c| c == '[' || c == ']' || c == '!')
+}
+
+/// Walks a document's selections with the types the schema gives them.
+struct Walk<'a> {
+    registry: &'a Registry,
+    document: &'a ExecutableDocument,
+    /// Fragments already walked on a type, so that a fragment cycle ends; validation
+    /// rejects such a document later.
+    walked: HashSet<(&'a str, &'a str)>,
+}
+
+/// A field the token may not select, with its position in the document.
+struct Denied {
+    parent: String,
+    field: String,
+    pos: Pos,
+}
+
+impl<'a> Walk<'a> {
+    fn readable(&self, parent: &str, returned: &str) -> bool {
+        READABLE_WITHOUT_READ_SCOPE.contains(&parent)
+            && (READABLE_WITHOUT_READ_SCOPE.contains(&returned)
+                || self
+                    .registry
+                    .types
+                    .get(returned)
+                    .is_some_and(async_graphql::registry::MetaType::is_leaf))
+    }
+
+    /// Checks the selections of `set` on the type `parent`; `root` marks the operation's
+    /// own selection set.
+    fn check(&mut self, parent: &'a str, set: &'a SelectionSet, root: bool) -> Result<(), Denied> {
+        for selection in &set.items {
+            match &selection.node {
+                Selection::Field(field) => {
+                    let name = field.node.name.node.as_str();
+                    if name.starts_with("__") {
+                        continue;
+                    }
+                    // An unknown field fails validation later, with its own message.
+                    let Some(meta) = self
+                        .registry
+                        .types
+                        .get(parent)
+                        .and_then(|meta| meta.field_by_name(name))
+                    else {
+                        continue;
+                    };
+                    let returned = named_type(&meta.ty);
+                    if !root && !self.readable(parent, returned) {
+                        return Err(Denied {
+                            parent: parent.to_owned(),
+                            field: name.to_owned(),
+                            pos: field.pos,
+                        });
+                    }
+                    self.check(returned, &field.node.selection_set.node, false)?;
+                }
+                Selection::FragmentSpread(spread) => {
+                    let name = spread.node.fragment_name.node.as_str();
+                    let Some(fragment) = self.document.fragments.get(name) else {
+                        continue;
+                    };
+                    if self.walked.insert((name, parent)) {
+                        let on = fragment.node.type_condition.node.on.node.as_str();
+                        self.check(on, &fragment.node.selection_set.node, root)?;
+                    }
+                }
+                Selection::InlineFragment(inline) => {
+                    let on = inline
+                        .node
+                        .type_condition
+                        .as_ref()
+                        .map_or(parent, |condition| condition.node.on.node.as_str());
+                    self.check(on, &inline.node.selection_set.node, root)?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Checks every operation of `document` for a token without the `read` scope.
+fn check_document(registry: &Registry, document: &ExecutableDocument) -> Result<(), Denied> {
+    let mut walk = Walk {
+        registry,
+        document,
+        walked: HashSet::new(),
+    };
+    let operations: Vec<_> = match &document.operations {
+        DocumentOperations::Single(operation) => vec![operation],
+        DocumentOperations::Multiple(operations) => operations.values().collect(),
+    };
+    for operation in operations {
+        use async_graphql::parser::types::OperationType;
+        let root = match operation.node.ty {
+            OperationType::Query => Some(registry.query_type.as_str()),
+            OperationType::Mutation => registry.mutation_type.as_deref(),
+            OperationType::Subscription => registry.subscription_type.as_deref(),
+        };
+        if let Some(root) = root {
+            walk.check(root, &operation.node.selection_set.node, true)?;
+        }
+    }
+    Ok(())
+}
+
+#[async_trait::async_trait]
+impl Extension for ScopeGuardRequest {
+    async fn parse_query(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        query: &str,
+        variables: &Variables,
+        next: NextParseQuery<'_>,
+    ) -> ServerResult<ExecutableDocument> {
+        let document = next.run(ctx, query, variables).await?;
+        if ctx.data_opt::<RequestState>().is_some_and(lacks_read_scope)
+            && let Err(denied) = check_document(&ctx.schema_env.registry, &document)
+        {
+            let error: async_graphql::Error = ApiError::forbidden(format!(
+                "{}.{} needs the read scope; a token with only the ingest scope selects only the scalar fields of the check-ins, measurements, key results and KPIs it changes, and user errors",
+                denied.parent, denied.field
+            ))
+            .into();
+            let error: ServerError = error.into_server_error(denied.pos);
+            return Err(error);
+        }
+        Ok(document)
+    }
+}
