@@ -2,7 +2,7 @@
 //!
 //! Records that a mutation returns resolve without a read check, so that a writer reads back
 //! what it changed. For an `ingest` token that would also expose the key result's owner and
-//! objective through `createCheckIn { keyResult { … } }`. This extension checks the
+//! objective through `createCheckIn { keyResult { … } }`. [`check`] examines the
 //! document of such a token before anything runs: it may select root fields (which check
 //! the token's scopes themselves), the mutation payloads, user errors, and the scalar
 //! fields of the check-ins, measurements, key results and KPIs it changes. A field that
@@ -11,14 +11,13 @@
 
 use super::context::{Permission, Principal, RequestState};
 use super::error::ApiError;
-use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery};
+use async_graphql::extensions::ExtensionContext;
 use async_graphql::parser::types::{
     DocumentOperations, ExecutableDocument, Selection, SelectionSet,
 };
 use async_graphql::registry::Registry;
-use async_graphql::{Pos, ServerError, ServerResult, Variables};
+use async_graphql::{Pos, ServerResult};
 use std::collections::HashSet;
-use std::sync::Arc;
 
 /// Object types whose fields a token without the `read` scope may select, below the root.
 const READABLE_WITHOUT_READ_SCOPE: &[&str] = &[
@@ -33,17 +32,6 @@ const READABLE_WITHOUT_READ_SCOPE: &[&str] = &[
     "KeyResult",
     "Kpi",
 ];
-
-/// The extension factory.
-pub struct ScopeGuard;
-
-impl ExtensionFactory for ScopeGuard {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(ScopeGuardRequest)
-    }
-}
-
-struct ScopeGuardRequest;
 
 fn lacks_read_scope(state: &RequestState) -> bool {
     match &state.principal {
@@ -165,27 +153,17 @@ fn check_document(registry: &Registry, document: &ExecutableDocument) -> Result<
     Ok(())
 }
 
-#[async_trait::async_trait]
-impl Extension for ScopeGuardRequest {
-    async fn parse_query(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        query: &str,
-        variables: &Variables,
-        next: NextParseQuery<'_>,
-    ) -> ServerResult<ExecutableDocument> {
-        let document = next.run(ctx, query, variables).await?;
-        if ctx.data_opt::<RequestState>().is_some_and(lacks_read_scope)
-            && let Err(denied) = check_document(&ctx.schema_env.registry, &document)
-        {
-            let error: async_graphql::Error = ApiError::forbidden(format!(
-                "{}.{} needs the read scope; a token with only the ingest scope selects only the scalar fields of the check-ins, measurements, key results and KPIs it changes, and user errors",
-                denied.parent, denied.field
-            ))
-            .into();
-            let error: ServerError = error.into_server_error(denied.pos);
-            return Err(error);
-        }
-        Ok(document)
+/// Rejects a document that a token without the `read` scope may not run, before it runs.
+pub fn check(ctx: &ExtensionContext<'_>, document: &ExecutableDocument) -> ServerResult<()> {
+    if !ctx.data_opt::<RequestState>().is_some_and(lacks_read_scope) {
+        return Ok(());
     }
+    check_document(&ctx.schema_env.registry, document).map_err(|denied| {
+        let error: async_graphql::Error = ApiError::forbidden(format!(
+            "{}.{} needs the read scope; a token with only the ingest scope selects only the scalar fields of the check-ins, measurements, key results and KPIs it changes, and user errors",
+            denied.parent, denied.field
+        ))
+        .into();
+        error.into_server_error(denied.pos)
+    })
 }

@@ -5,15 +5,11 @@
 //! cost of its selection by its page size. Introspection fields do not count towards the
 //! depth, so that standard clients can read the schema.
 
-use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextValidation,
-};
 use async_graphql::parser::types::{
     DocumentOperations, ExecutableDocument, FragmentDefinition, Selection, SelectionSet,
 };
-use async_graphql::{Name, Positioned, ServerError, ServerResult, ValidationResult, Variables};
+use async_graphql::{Name, Positioned, ServerError};
 use std::collections::HashMap;
-use std::sync::Arc;
 
 /// Limits on the shape of one operation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -34,17 +30,6 @@ fn limit_error(message: String, limit: &str, value: usize) -> ServerError {
     extensions.set("limitValue", i64::try_from(value).unwrap_or(i64::MAX));
     error
 }
-
-/// Installs [`QueryLimits`] on a schema.
-pub struct Limits(pub QueryLimits);
-
-impl ExtensionFactory for Limits {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(LimitsExtension(self.0))
-    }
-}
-
-struct LimitsExtension(QueryLimits);
 
 type Fragments = HashMap<Name, Positioned<FragmentDefinition>>;
 
@@ -123,9 +108,11 @@ fn introspects(document: &ExecutableDocument) -> bool {
 /// How deep a walk through fragments goes before it counts the query as too deep.
 const FRAGMENT_WALK_LIMIT: usize = 256;
 
-impl LimitsExtension {
-    fn check(&self, document: &ExecutableDocument) -> Result<(), ServerError> {
-        let limits = self.0;
+impl QueryLimits {
+    /// Checks a parsed document against the introspection switch, the depth and the
+    /// aliases limits.
+    pub fn check_document(self, document: &ExecutableDocument) -> Result<(), ServerError> {
+        let limits = self;
         if !limits.introspection && introspects(document) {
             let mut error = ServerError::new(
                 "introspection is turned off on this server (HEADWAY_INTROSPECTION); use the published schema",
@@ -187,37 +174,19 @@ impl LimitsExtension {
     }
 }
 
-#[async_trait::async_trait]
-impl Extension for LimitsExtension {
-    async fn parse_query(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        query: &str,
-        variables: &Variables,
-        next: NextParseQuery<'_>,
-    ) -> ServerResult<ExecutableDocument> {
-        let document = next.run(ctx, query, variables).await?;
-        self.check(&document)?;
-        Ok(document)
-    }
-
-    async fn validation(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        next: NextValidation<'_>,
-    ) -> Result<ValidationResult, Vec<ServerError>> {
-        let result = next.run(ctx).await?;
-        let limit = self.0.max_complexity;
-        if result.complexity > limit {
-            return Err(vec![limit_error(
+impl QueryLimits {
+    /// Checks the complexity that validation computed.
+    pub fn check_complexity(self, complexity: usize) -> Result<(), ServerError> {
+        let limit = self.max_complexity;
+        if complexity > limit {
+            return Err(limit_error(
                 format!(
-                    "the query's complexity is {}; the maximum is {limit} (HEADWAY_MAX_QUERY_COMPLEXITY). Ask for smaller pages with first or last",
-                    result.complexity
+                    "the query's complexity is {complexity}; the maximum is {limit} (HEADWAY_MAX_QUERY_COMPLEXITY). Ask for smaller pages with first or last"
                 ),
                 "maxQueryComplexity",
                 limit,
-            )]);
+            ));
         }
-        Ok(result)
+        Ok(())
     }
 }

@@ -54,9 +54,10 @@ pub fn build_schema(
         .data(store)
         .data(hub)
         .data(webhooks)
-        .extension(observe::Observe(metrics))
-        .extension(guard::ScopeGuard)
-        .extension(limits::Limits(limits.query))
+        .extension(observe::RequestHooks {
+            metrics,
+            limits: limits.query,
+        })
         .limit_recursive_depth(64)
         .limit_directives(16);
     if !limits.introspection {

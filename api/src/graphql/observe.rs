@@ -1,15 +1,21 @@
-//! A span and metrics for every GraphQL operation: its name and type, the organization and
-//! the kind of principal it ran for, its duration, and the codes of its errors.
+//! The schema's one extension, with every per-request hook: the query limits, the scope
+//! guard for tokens without the read scope, and a span and metrics for every operation
+//! (its name and type, the organization and kind of principal it ran for, its duration,
+//! and the codes of its errors).
+//!
+//! One extension rather than several, because async-graphql runs every extension's field
+//! hook for every resolved field, and each call allocates.
 
 use super::context::RequestState;
 use super::ids::Typed as _;
+use super::limits::QueryLimits;
 use crate::metrics::{Metrics, OperationLabels};
 use async_graphql::extensions::{
     Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextPrepareRequest,
-    NextRequest,
+    NextRequest, NextValidation,
 };
 use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, OperationType};
-use async_graphql::{Request, Response, ServerResult, Variables};
+use async_graphql::{Request, Response, ServerError, ServerResult, ValidationResult, Variables};
 use opentelemetry::trace::TraceContextExt as _;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
@@ -17,12 +23,16 @@ use tracing::{Instrument as _, Span};
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
 /// The extension factory; one extension instance serves one request.
-pub struct Observe(pub Arc<Metrics>);
+pub struct RequestHooks {
+    pub metrics: Arc<Metrics>,
+    pub limits: QueryLimits,
+}
 
-impl ExtensionFactory for Observe {
+impl ExtensionFactory for RequestHooks {
     fn create(&self) -> Arc<dyn Extension> {
         Arc::new(ObserveRequest {
-            metrics: self.0.clone(),
+            metrics: self.metrics.clone(),
+            limits: self.limits,
             seen: Mutex::default(),
         })
     }
@@ -38,6 +48,7 @@ struct Seen {
 
 struct ObserveRequest {
     metrics: Arc<Metrics>,
+    limits: QueryLimits,
     seen: Mutex<Seen>,
 }
 
@@ -69,6 +80,30 @@ fn error_codes(response: &Response) -> Vec<String> {
 }
 
 impl ObserveRequest {
+    /// Notes the type of the operation that runs, and its name when the request named none.
+    fn record_kind(&self, document: &ExecutableDocument) {
+        let mut seen = self.seen();
+        let selected = match &document.operations {
+            DocumentOperations::Single(operation) => Some((None, operation.node.ty)),
+            DocumentOperations::Multiple(operations) => match &seen.name {
+                Some(name) => operations
+                    .get(name.as_str())
+                    .map(|operation| (None, operation.node.ty)),
+                None if operations.len() == 1 => operations
+                    .iter()
+                    .next()
+                    .map(|(name, operation)| (Some(name.to_string()), operation.node.ty)),
+                None => None,
+            },
+        };
+        if let Some((name, kind)) = selected {
+            seen.kind = Some(kind);
+            if seen.name.is_none() {
+                seen.name = name;
+            }
+        }
+    }
+
     fn seen(&self) -> std::sync::MutexGuard<'_, Seen> {
         self.seen.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -146,27 +181,22 @@ impl Extension for ObserveRequest {
         next: NextParseQuery<'_>,
     ) -> ServerResult<ExecutableDocument> {
         let document = next.run(ctx, query, variables).await?;
-        let mut seen = self.seen();
-        let selected = match &document.operations {
-            DocumentOperations::Single(operation) => Some((None, operation.node.ty)),
-            DocumentOperations::Multiple(operations) => match &seen.name {
-                Some(name) => operations
-                    .get(name.as_str())
-                    .map(|operation| (None, operation.node.ty)),
-                None if operations.len() == 1 => operations
-                    .iter()
-                    .next()
-                    .map(|(name, operation)| (Some(name.to_string()), operation.node.ty)),
-                None => None,
-            },
-        };
-        if let Some((name, kind)) = selected {
-            seen.kind = Some(kind);
-            if seen.name.is_none() {
-                seen.name = name;
-            }
-        }
+        self.record_kind(&document);
+        self.limits.check_document(&document)?;
+        super::guard::check(ctx, &document)?;
         Ok(document)
+    }
+
+    async fn validation(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        next: NextValidation<'_>,
+    ) -> Result<ValidationResult, Vec<ServerError>> {
+        let result = next.run(ctx).await?;
+        self.limits
+            .check_complexity(result.complexity)
+            .map_err(|error| vec![error])?;
+        Ok(result)
     }
 
     async fn execute(
