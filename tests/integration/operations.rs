@@ -254,24 +254,34 @@ async fn readyz_unready_during_shutdown_delay() {
     assert!(status.success(), "{status:?}");
 }
 
-#[actix_rt::test]
-async fn sigterm_finishes_slow_request_closes_sockets() {
-    let database = TestDatabase::create().await;
-    let mut replica = Replica::start_with(
-        BINARY,
-        &database.url,
-        None,
-        1_000,
-        &[("HEADWAY_SHUTDOWN_GRACE_SECONDS", "20")],
-    );
+/// Starts a server process on `database` with `environment`, and signs up `subject` as the
+/// owner of a new organization; returns the server, a client and the owner's token.
+async fn replica_with_organization(
+    database: &TestDatabase,
+    environment: &[(&str, &str)],
+    subject: &str,
+) -> (Replica, reqwest::Client, String) {
+    let replica = Replica::start_with(BINARY, &database.url, None, 1_000, environment);
     let client = reqwest::Client::new();
-    let owner = token("grace-owner");
+    let owner = token(subject);
     query(
         &client,
         &replica.url,
         &owner,
-        "mutation { createOrganization(input: { name: \"Graceful\" }) { organization { id } } }",
+        "mutation { createOrganization(input: { name: \"Operated\" }) { organization { id } } }",
         json!({}),
+    )
+    .await;
+    (replica, client, owner)
+}
+
+#[actix_rt::test]
+async fn sigterm_finishes_slow_request_closes_sockets() {
+    let database = TestDatabase::create().await;
+    let (mut replica, _, owner) = replica_with_organization(
+        &database,
+        &[("HEADWAY_SHUTDOWN_GRACE_SECONDS", "20")],
+        "grace-owner",
     )
     .await;
     let mut socket = WsClient::authenticated(&replica.url, &owner).await;
@@ -322,11 +332,8 @@ async fn sigterm_finishes_slow_request_closes_sockets() {
 async fn spans_reach_otlp_collector_with_parent() {
     let collector = Collector::start().await;
     let database = TestDatabase::create().await;
-    let mut replica = Replica::start_with(
-        BINARY,
-        &database.url,
-        None,
-        1_000,
+    let (mut replica, client, owner) = replica_with_organization(
+        &database,
         &[
             ("OTEL_EXPORTER_OTLP_ENDPOINT", &collector.endpoint),
             ("OTEL_SERVICE_NAME", "headway-under-test"),
@@ -334,15 +341,7 @@ async fn spans_reach_otlp_collector_with_parent() {
             // Long enough that only the flush at shutdown sends the spans.
             ("OTEL_BSP_SCHEDULE_DELAY", "600000"),
         ],
-    );
-    let client = reqwest::Client::new();
-    let owner = token("traced-owner");
-    query(
-        &client,
-        &replica.url,
-        &owner,
-        "mutation { createOrganization(input: { name: \"Traced\" }) { organization { id } } }",
-        json!({}),
+        "traced-owner",
     )
     .await;
 
@@ -533,26 +532,15 @@ async fn spans_reach_otlp_collector_with_parent() {
 async fn json_logs_have_request_ids_no_secrets() {
     let receiver = headway_tests::receiver::Receiver::start().await;
     let database = TestDatabase::create().await;
-    let mut replica = Replica::start_with(
-        BINARY,
-        &database.url,
-        None,
-        1_000,
+    let (mut replica, client, owner) = replica_with_organization(
+        &database,
         &[
             ("HEADWAY_LOG_FORMAT", "json"),
             ("RUST_LOG", "debug"),
             ("HEADWAY_WEBHOOK_ALLOW_NETWORKS", "loopback"),
             ("HEADWAY_WEBHOOK_POLL_MS", "50"),
         ],
-    );
-    let client = reqwest::Client::new();
-    let owner = token("logged-owner");
-    query(
-        &client,
-        &replica.url,
-        &owner,
-        "mutation { createOrganization(input: { name: \"Logged\" }) { organization { id } } }",
-        json!({}),
+        "logged-owner",
     )
     .await;
     let created = query(
