@@ -1,6 +1,7 @@
 //! KPIs and their measurements, including batch ingestion and the key results they drive.
 
 use crate::RecordRef;
+use crate::bulk;
 use crate::convert;
 use crate::entities::{idempotency_key, key_result, kpi, kpi_measurement, objective};
 use crate::error::{StoreError, check_version};
@@ -28,8 +29,8 @@ use headway_domain::{ErrorCode, ValidationError};
 use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
-    QuerySelect,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, IntoActiveModel,
+    QueryFilter, QueryOrder, QuerySelect, TryIntoModel,
 };
 use serde::Serialize;
 use std::collections::{BTreeSet, HashMap, HashSet};
@@ -604,22 +605,30 @@ impl Store {
 
         // Write the points: new ones are inserted, known ones take the new value.
         let rows: Vec<kpi_measurement::ActiveModel> = rows.into_values().collect();
-        for chunk in rows.chunks(500) {
-            kpi_measurement::Entity::insert_many(chunk.to_vec())
-                .on_conflict(
-                    OnConflict::columns([
-                        kpi_measurement::Column::KpiId,
-                        kpi_measurement::Column::ObservedAt,
-                    ])
-                    .update_columns([
-                        kpi_measurement::Column::Value,
-                        kpi_measurement::Column::Source,
-                        kpi_measurement::Column::UpdatedAt,
-                    ])
-                    .to_owned(),
-                )
-                .exec_without_returning(&tx.db)
-                .await?;
+        if tx.db.get_database_backend() == DbBackend::Postgres {
+            let rows = rows
+                .into_iter()
+                .map(TryIntoModel::try_into_model)
+                .collect::<Result<Vec<_>, _>>()?;
+            bulk::upsert_measurements(&tx.db, &rows).await?;
+        } else {
+            for chunk in rows.chunks(500) {
+                kpi_measurement::Entity::insert_many(chunk.to_vec())
+                    .on_conflict(
+                        OnConflict::columns([
+                            kpi_measurement::Column::KpiId,
+                            kpi_measurement::Column::ObservedAt,
+                        ])
+                        .update_columns([
+                            kpi_measurement::Column::Value,
+                            kpi_measurement::Column::Source,
+                            kpi_measurement::Column::UpdatedAt,
+                        ])
+                        .to_owned(),
+                    )
+                    .exec_without_returning(&tx.db)
+                    .await?;
+            }
         }
 
         // One audit entry per KPI: how many values, observed when.

@@ -176,7 +176,15 @@ impl WriteTx {
                 rows.push(row);
                 stored.push(event);
             }
-            crate::page::insert_chunked::<event::Entity, _>(&db, rows).await?;
+            if db.get_database_backend() == sea_orm::DbBackend::Postgres {
+                let rows = rows
+                    .into_iter()
+                    .map(sea_orm::TryIntoModel::try_into_model)
+                    .collect::<Result<Vec<event::Model>, _>>()?;
+                crate::bulk::insert_events(&db, &rows).await?;
+            } else {
+                crate::page::insert_chunked::<event::Entity, _>(&db, rows).await?;
+            }
             crate::page::insert_chunked::<activity_entry::Entity, _>(&db, activity).await?;
         }
         db.commit().await?;
