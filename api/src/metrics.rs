@@ -10,7 +10,6 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
@@ -80,8 +79,6 @@ pub struct Metrics {
     pool_waiting: Gauge,
     redis_connected: Gauge,
     redis_configured: bool,
-    /// Counts changes of the subscription gauge that happen outside this struct's methods.
-    open_subscriptions: AtomicI64,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -213,7 +210,6 @@ impl Metrics {
             pool_waiting,
             redis_connected,
             redis_configured,
-            open_subscriptions: AtomicI64::new(0),
         }
     }
 
@@ -252,8 +248,7 @@ impl Metrics {
 
     /// Counts a subscription starting (`1`) or ending (`-1`).
     pub fn subscription(&self, delta: i64) {
-        let open = self.open_subscriptions.fetch_add(delta, Ordering::Relaxed) + delta;
-        self.subscriptions.set(open);
+        self.subscriptions.inc_by(delta);
     }
 
     /// Renders every metric, after reading the state gauges from `snapshot`.

@@ -192,7 +192,7 @@ pub struct Equivalence {
     pub headway_bytes: usize,
     pub postgraphile_bytes: usize,
     pub raw_bytes: usize,
-    /// Empty when the three answers list the same records and values.
+    /// Empty when the three responses list the same records and values.
     pub differences: Vec<String>,
 }
 
@@ -201,7 +201,7 @@ fn decimal(text: &str) -> String {
         .map_or_else(|_| text.to_owned(), |value| format!("{value:.6}"))
 }
 
-/// Reads Headway's answer, or the raw baseline's, which has the same shape with UUIDs.
+/// Reads Headway's response, or the raw baseline's, which has the same shape with UUIDs.
 pub fn headway_shape(document: &Value) -> Result<Shape> {
     let nodes = document
         .pointer("/data/node/objectives/nodes")
@@ -263,7 +263,7 @@ fn preview(document: &Value) -> String {
     document.to_string().chars().take(300).collect()
 }
 
-/// Compares the three answers record by record.
+/// Compares the three responses record by record.
 pub fn compare(headway: &Shape, postgraphile: &Shape, raw: &Shape) -> Vec<String> {
     let mut differences = Vec::new();
     for (name, other) in [("PostGraphile", postgraphile), ("raw SQL", raw)] {
@@ -300,7 +300,7 @@ pub fn count(shape: &Shape) -> (usize, usize, usize) {
     (shape.len(), key_results, check_ins)
 }
 
-/// Posts a body once and returns the parsed answer, failing on GraphQL errors.
+/// Posts a body once and returns the parsed response, failing on GraphQL errors.
 pub async fn fetch_once(
     client: &reqwest::Client,
     url: &str,

@@ -254,8 +254,8 @@ async fn readyz_unready_during_shutdown_delay() {
     assert!(status.success(), "{status:?}");
 }
 
-/// Starts a server process on `database` with `environment`, and signs up `subject` as the
-/// owner of a new organization; returns the server, a client and the owner's token.
+/// Starts a server process on `database` with `environment` and signs up `subject` as the
+/// owner of a new organization. Returns the server, a client and the owner's token.
 async fn replica_with_organization(
     database: &TestDatabase,
     environment: &[(&str, &str)],

@@ -1,13 +1,13 @@
 //! Limits what an API token without the `read` scope can select.
 //!
-//! Records that a mutation returns resolve without a read check, so that a writer reads back
-//! what it changed. For an `ingest` token that would also expose the key result's owner and
-//! objective through `createCheckIn { keyResult { … } }`. [`check`] examines the
-//! document of such a token before anything runs: it may select root fields (which check
-//! the token's scopes themselves), the mutation payloads, user errors, and the scalar
-//! fields of the check-ins, measurements, key results and KPIs it changes. A field that
-//! leads to other records (owners, objectives, teams, lists) fails the whole request with
-//! FORBIDDEN, so that nothing is written.
+//! Records that a mutation returns resolve without a read check, so that a writer reads
+//! back what it changed. For an `ingest` token that would also expose the key result's
+//! owner and objective through `createCheckIn { keyResult { … } }`. [`check`] therefore
+//! examines the document of such a token before anything runs. The token may select root
+//! fields, which check its scopes themselves. Below them it may select the mutation
+//! payloads, user errors, and the scalar fields of the check-ins, measurements, key
+//! results and KPIs it changes. A field that leads to other records (owners, objectives,
+//! teams, lists) fails the whole request with FORBIDDEN, so that nothing is written.
 
 use super::context::{Permission, Principal, RequestState};
 use super::error::ApiError;

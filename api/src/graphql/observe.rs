@@ -1,7 +1,7 @@
-//! The schema's one extension, with every per-request hook: the query limits, the scope
-//! guard for tokens without the read scope, and a span and metrics for every operation
-//! (its name and type, the organization and kind of principal it ran for, its duration,
-//! and the codes of its errors).
+//! The schema's one extension, which runs every per-request hook. It checks the query
+//! limits and the scope guard for tokens without the read scope. It also gives every
+//! operation a span and metrics: its name and type, the organization and kind of
+//! principal it ran for, its duration, and the codes of its errors.
 //!
 //! One extension rather than several, because async-graphql runs every extension's field
 //! hook for every resolved field, and each call allocates.
