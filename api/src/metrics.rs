@@ -69,6 +69,7 @@ pub struct Metrics {
     pub http_requests: Family<HttpLabels, Counter>,
     pub websocket_connections: Gauge,
     pub subscriptions: Gauge,
+    subscription_feeds: Gauge,
     /// Events committed on this replica and not yet relayed.
     pub outbox_backlog: Gauge,
     pub relay_lag_seconds: Histogram,
@@ -92,6 +93,8 @@ impl std::fmt::Debug for Metrics {
 pub struct Snapshot {
     pub pool: headway_persistence::PoolStatus,
     pub websocket_connections: i64,
+    /// Shared subscription feeds running.
+    pub subscription_feeds: usize,
     /// `None` when Redis is not configured.
     pub redis_connected: Option<bool>,
 }
@@ -135,6 +138,12 @@ impl Metrics {
             "subscriptions",
             "Running GraphQL subscriptions",
             subscriptions.clone(),
+        );
+        let subscription_feeds = Gauge::default();
+        registry.register(
+            "subscription_feeds",
+            "Executions of GraphQL subscriptions, each shared by identical subscriptions",
+            subscription_feeds.clone(),
         );
         let outbox_backlog = Gauge::default();
         registry.register(
@@ -201,6 +210,7 @@ impl Metrics {
             http_requests,
             websocket_connections,
             subscriptions,
+            subscription_feeds,
             outbox_backlog,
             relay_lag_seconds,
             webhook_deliveries,
@@ -268,6 +278,8 @@ impl Metrics {
         self.pool_waiting.set(gauge(snapshot.pool.waiting));
         self.websocket_connections
             .set(snapshot.websocket_connections);
+        self.subscription_feeds
+            .set(i64::try_from(snapshot.subscription_feeds).unwrap_or(i64::MAX));
         if self.redis_configured {
             self.redis_connected
                 .set(i64::from(snapshot.redis_connected.unwrap_or(false)));
@@ -321,6 +333,7 @@ mod tests {
                     waiting: 0,
                 },
                 websocket_connections: 4,
+                subscription_feeds: 1,
                 redis_connected: Some(true),
             })
             .unwrap();
@@ -331,6 +344,7 @@ mod tests {
             "headway_db_pool_max_connections 16",
             "headway_websocket_connections 4",
             "headway_subscriptions 1",
+            "headway_subscription_feeds 1",
             "headway_redis_connected 1",
         ] {
             assert!(text.contains(line), "{line} missing from\n{text}");

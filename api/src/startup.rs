@@ -234,6 +234,7 @@ impl Application {
             },
             shutdown: shutdown_signal,
             open_sockets: AtomicI64::new(0),
+            feeds: crate::ws::Feeds::default(),
             redis: live.redis.clone(),
             rate_limiter: RateLimiter::new(
                 RateSettings {

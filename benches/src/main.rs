@@ -30,7 +30,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Start Headway on an empty database, seed it, run every benchmark and write the figures.
-    Run(run::RunArgs),
+    Run(Box<run::RunArgs>),
     /// Serve the raw WebSocket broadcast peer of the fan-out benchmark on 127.0.0.1.
     BroadcastServer {
         /// The port to listen on.
@@ -48,7 +48,7 @@ async fn main() -> anyhow::Result<()> {
             let mut terminate =
                 tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
             tokio::select! {
-                outcome = run::run(args) => outcome,
+                outcome = run::run(*args) => outcome,
                 _ = tokio::signal::ctrl_c() => anyhow::bail!("interrupted; the servers were stopped and nothing was recorded"),
                 _ = terminate.recv() => anyhow::bail!("terminated; the servers were stopped and nothing was recorded"),
             }

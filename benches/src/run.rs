@@ -54,6 +54,28 @@ pub struct RunArgs {
     /// Skip the `perf` profile of Headway under the dashboard load.
     #[arg(long)]
     pub no_profile: bool,
+    /// Run only these phases (comma-separated); every phase when left out.
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub only: Vec<Phase>,
+    /// Subscriber counts of the fan-out phase (comma-separated), instead of the mode's.
+    #[arg(long, value_delimiter = ',')]
+    pub subscribers: Vec<usize>,
+}
+
+/// A measured phase of the run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Phase {
+    Dashboard,
+    Statements,
+    CheckIns,
+    Ingestion,
+    FanOut,
+}
+
+impl RunArgs {
+    fn runs(&self, phase: Phase) -> bool {
+        self.only.is_empty() || self.only.contains(&phase)
+    }
 }
 
 /// Durations, concurrency levels and counts of one mode.
@@ -174,7 +196,10 @@ pub async fn run(args: RunArgs) -> Result<()> {
     let started = Instant::now();
     std::fs::create_dir_all(&args.out_dir)
         .with_context(|| format!("failed to create {}", args.out_dir.display()))?;
-    let plan = Plan::new(args.quick);
+    let mut plan = Plan::new(args.quick);
+    if !args.subscribers.is_empty() {
+        plan.subscribers.clone_from(&args.subscribers);
+    }
     let client = reqwest::Client::builder()
         .tcp_nodelay(true)
         .pool_max_idle_per_host(1_024)
@@ -300,38 +325,49 @@ async fn measure(bench: &Bench, headway: &mut Server, results: &mut Results) -> 
         .quiet_within("the first measurement", FIRST_QUIET_BUDGET)
         .await;
 
-    match dashboard_phase(bench, headway, &dataset).await {
-        Ok(figures) => {
-            results.memory.dashboard_peak = figures.headway_peak_rss;
-            if !bench.args.no_profile && !bench.args.quick {
-                results.profile =
-                    profile(bench, headway, &dataset, figures.headway.peak.concurrency).await;
+    if bench.args.runs(Phase::Dashboard) {
+        match dashboard_phase(bench, headway, &dataset).await {
+            Ok(figures) => {
+                results.memory.dashboard_peak = figures.headway_peak_rss;
+                if !bench.args.no_profile && !bench.args.quick {
+                    results.profile =
+                        profile(bench, headway, &dataset, figures.headway.peak.concurrency).await;
+                }
+                results.dashboard = Some(figures);
             }
-            results.dashboard = Some(figures);
+            Err(error) => results.failures.push(format!("dashboard: {error:#}")),
         }
-        Err(error) => results.failures.push(format!("dashboard: {error:#}")),
     }
-    match statements_phase(bench, &dataset).await {
-        Ok(statements) => results.statements = Some(statements),
-        Err(error) => results.failures.push(format!("statement count: {error:#}")),
-    }
-    match check_in_phase(bench, headway, &api, &dataset).await {
-        Ok(check_ins) => results.check_ins = Some(check_ins),
-        Err(error) => results.failures.push(format!("check-ins: {error:#}")),
-    }
-    match ingestion_phase(bench, headway, &api, &dataset).await {
-        Ok(ingestion) => results.ingestion = Some(ingestion),
-        Err(error) => results.failures.push(format!("KPI ingestion: {error:#}")),
-    }
-    match fan_out_phase(bench, &api, &dataset).await {
-        Ok((fan_out, with_subscribers)) => {
-            results.memory.subscribers = fan_out.headway.last().map_or(0, |run| run.subscribers);
-            results.memory.with_subscribers = with_subscribers;
-            results.fan_out = Some(fan_out);
+    if bench.args.runs(Phase::Statements) {
+        match statements_phase(bench, &dataset).await {
+            Ok(statements) => results.statements = Some(statements),
+            Err(error) => results.failures.push(format!("statement count: {error:#}")),
         }
-        Err(error) => results
-            .failures
-            .push(format!("subscription fan-out: {error:#}")),
+    }
+    if bench.args.runs(Phase::CheckIns) {
+        match check_in_phase(bench, headway, &api, &dataset).await {
+            Ok(check_ins) => results.check_ins = Some(check_ins),
+            Err(error) => results.failures.push(format!("check-ins: {error:#}")),
+        }
+    }
+    if bench.args.runs(Phase::Ingestion) {
+        match ingestion_phase(bench, headway, &api, &dataset).await {
+            Ok(ingestion) => results.ingestion = Some(ingestion),
+            Err(error) => results.failures.push(format!("KPI ingestion: {error:#}")),
+        }
+    }
+    if bench.args.runs(Phase::FanOut) {
+        match fan_out_phase(bench, &api, &dataset).await {
+            Ok((fan_out, with_subscribers)) => {
+                results.memory.subscribers =
+                    fan_out.headway.last().map_or(0, |run| run.subscribers);
+                results.memory.with_subscribers = with_subscribers;
+                results.fan_out = Some(fan_out);
+            }
+            Err(error) => results
+                .failures
+                .push(format!("subscription fan-out: {error:#}")),
+        }
     }
     Ok(())
 }

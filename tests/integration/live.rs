@@ -2,6 +2,7 @@
 //! protocol's close codes.
 
 use crate::fixtures::{create_key_result, create_objective, year_and_quarter};
+use headway_tests::metrics::{metrics, sample};
 use headway_tests::ws::{Ending, WsClient};
 use headway_tests::{Session, TestServer};
 use serde_json::{Value, json};
@@ -259,6 +260,87 @@ async fn milestones_arrive_once_each() {
     assert_eq!(objective_milestones.len(), 1);
     assert_eq!(objective_milestones[0].1, 100);
     assert_eq!(objective_milestones[0].2, json!(objective));
+}
+
+/// Reads `/metrics` until `subscriptions` and `feeds` show, or fails after `WAIT`.
+async fn await_feeds(server: &TestServer, subscriptions: f64, feeds: f64) {
+    let base = format!("http://{}", server.address);
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let text = metrics(&base).await;
+        if sample(&text, "headway_subscriptions ") == Some(subscriptions)
+            && sample(&text, "headway_subscription_feeds ") == Some(feeds)
+        {
+            return;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{text}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn identical_subscriptions_share_one_feed() {
+    let server = TestServer::start().await;
+    let ada = server.sign_up("ada").await;
+    let (_, key_result) = plan(&server, &ada).await;
+    let query = "subscription($after: Sequence) { progress(after: $after) { sequence type newValue keyResult { title } } }";
+    let mut first = WsClient::authenticated(&server.url, &ada.token).await;
+    let mut second = WsClient::authenticated(&server.url, &ada.token).await;
+    // A null `after` does not resume, so both share one execution.
+    first.subscribe("a", query, json!({ "after": null })).await;
+    second.subscribe("b", query, json!({ "after": null })).await;
+    await_feeds(&server, 2.0, 1.0).await;
+
+    check_in(&server, &ada, &key_result, "40").await;
+    let seen_first = next_event(&mut first, "a", "progress").await;
+    let seen_second = next_event(&mut second, "b", "progress").await;
+    assert_eq!(seen_first, seen_second);
+    assert_eq!(seen_first["type"], "KEY_RESULT_PROGRESS_CHANGED");
+    assert_eq!(seen_first["newValue"], "40");
+    assert_eq!(seen_first["keyResult"]["title"], "Signups");
+    let objective_first = next_event(&mut first, "a", "progress").await;
+    let objective_second = next_event(&mut second, "b", "progress").await;
+    assert_eq!(objective_first, objective_second);
+    let resume_from = objective_first["sequence"].clone();
+
+    // A subscription that resumes replays its own history, so it runs on its own.
+    let mut resuming = WsClient::authenticated(&server.url, &ada.token).await;
+    resuming
+        .subscribe("r", query, json!({ "after": seen_first["sequence"] }))
+        .await;
+    let replayed = next_event(&mut resuming, "r", "progress").await;
+    assert_eq!(replayed["sequence"], resume_from);
+    await_feeds(&server, 3.0, 1.0).await;
+
+    // One subscriber leaving does not end the feed of the other.
+    first.send(json!({ "type": "complete", "id": "a" })).await;
+    await_feeds(&server, 2.0, 1.0).await;
+    check_in(&server, &ada, &key_result, "60").await;
+    let later = next_event(&mut second, "b", "progress").await;
+    assert_eq!(later["newValue"], "60");
+    let resumed = next_event(&mut resuming, "r", "progress").await;
+    assert_eq!(resumed, later);
+    let objective = next_event(&mut second, "b", "progress").await;
+    assert_eq!(objective["type"], "OBJECTIVE_PROGRESS_CHANGED");
+    assert_eq!(next_event(&mut resuming, "r", "progress").await, objective);
+
+    // The last subscriber leaving stops the feed.
+    second.send(json!({ "type": "complete", "id": "b" })).await;
+    await_feeds(&server, 1.0, 0.0).await;
+
+    // A shared subscription that fails fails for every subscriber, under its own id.
+    let broken = "subscription { progress(scope: { keyResultId: \"kr_missing\" }) { sequence } }";
+    first.subscribe("x", broken, json!({})).await;
+    second.subscribe("y", broken, json!({})).await;
+    for (client, id) in [(&mut first, "x"), (&mut second, "y")] {
+        let message = client.next_message(WAIT).await.expect("no error arrived");
+        assert_eq!(message["type"], "error", "{message}");
+        assert_eq!(message["id"], id, "{message}");
+        assert_eq!(
+            message["payload"][0]["extensions"]["code"],
+            "BAD_USER_INPUT"
+        );
+    }
 }
 
 #[tokio::test]

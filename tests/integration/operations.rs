@@ -3,6 +3,7 @@
 
 use crate::fixtures::{check_in, create_key_result, create_objective, year_and_quarter};
 use headway_tests::collector::Collector;
+use headway_tests::metrics::{metrics, sample};
 use headway_tests::replica::{Replica, query, token};
 use headway_tests::server::TEST_SECRET;
 use headway_tests::ws::WsClient;
@@ -13,29 +14,6 @@ use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_headway-replica");
 const WAIT: Duration = Duration::from_secs(10);
-
-/// Returns the value of the first sample line that starts with `prefix`.
-fn sample(metrics: &str, prefix: &str) -> Option<f64> {
-    metrics
-        .lines()
-        .find(|line| line.starts_with(prefix))
-        .and_then(|line| line.rsplit(' ').next())
-        .and_then(|value| value.parse().ok())
-}
-
-async fn metrics(base: &str) -> String {
-    let response = reqwest::get(format!("{base}/metrics")).await.unwrap();
-    assert_eq!(response.status().as_u16(), 200);
-    let content_type = response.headers()["content-type"]
-        .to_str()
-        .unwrap()
-        .to_owned();
-    assert!(
-        content_type.starts_with("application/openmetrics-text"),
-        "{content_type}"
-    );
-    response.text().await.unwrap()
-}
 
 #[actix_rt::test]
 async fn metrics_count_operations_and_sockets() {

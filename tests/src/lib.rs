@@ -8,6 +8,7 @@
 
 pub mod collector;
 pub mod database;
+pub mod metrics;
 pub mod receiver;
 pub mod replica;
 pub mod server;

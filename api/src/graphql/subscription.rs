@@ -131,11 +131,13 @@ async fn events(
     }
     let start = after.map_or(live_from, |Sequence(after)| after);
 
+    // The reads of the outbox are boxed where they are awaited, so that an idle
+    // subscription's stream keeps no room for their state.
     Ok(async_stream::stream! {
         let mut last = start;
         // Events the client missed, from the outbox.
         if last < live_from {
-            match read_after(&store, organization_id, &mut last).await {
+            match Box::pin(read_after(&store, organization_id, &mut last)).await {
                 Ok(history) => {
                     for event in history {
                         if event.payload.topic() == topic && filter.matches(&event.scope) {
@@ -162,7 +164,7 @@ async fn events(
                 }
                 Err(RecvError::Lagged(skipped)) => {
                     tracing::debug!(skipped, "a slow subscriber rereads events from the outbox");
-                    match read_after(&store, organization_id, &mut last).await {
+                    match Box::pin(read_after(&store, organization_id, &mut last)).await {
                         Ok(history) => {
                             for event in history {
                                 if event.payload.topic() == topic && filter.matches(&event.scope) {

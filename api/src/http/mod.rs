@@ -39,6 +39,8 @@ pub struct AppState {
     pub metrics: std::sync::Arc<crate::metrics::Metrics>,
     /// Set when a shutdown signal arrived: `/readyz` returns 503 from then on.
     pub draining: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// Subscription feeds that identical subscriptions on this replica share.
+    pub feeds: crate::ws::Feeds,
 }
 
 impl AppState {
@@ -116,6 +118,7 @@ async fn metrics(state: web::Data<AppState>) -> HttpResponse {
         websocket_connections: state
             .open_sockets
             .load(std::sync::atomic::Ordering::Relaxed),
+        subscription_feeds: state.feeds.running(),
         redis_connected: state.redis.as_ref().map(|redis| redis.is_connected()),
     };
     match state.metrics.render(snapshot) {

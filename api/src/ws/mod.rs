@@ -9,6 +9,7 @@
 //! `connection_init`. Shutdown closes every socket with 1001 so that clients reconnect
 //! elsewhere.
 
+mod feed;
 mod protocol;
 
 use crate::auth::{self, ORGANIZATION_HEADER};
@@ -17,14 +18,19 @@ use crate::graphql::loaders::{Loaders, RequestLoaders};
 use crate::http::AppState;
 use actix_web::{HttpRequest, HttpResponse, web};
 use actix_ws::{CloseCode, CloseReason, Message};
-use async_graphql::{Request, Response};
-use futures::StreamExt;
+use async_graphql::{Request, Response, ServerError};
+use feed::FeedItem;
+use futures::stream::{BoxStream, Stream, StreamExt};
 use protocol::{ClientMessage, Protocol};
 use serde_json::{Value, json};
-use std::collections::HashMap;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, ready};
 use std::time::Duration;
-use tokio::sync::mpsc;
+use tokio_stream::StreamMap;
 use tracing::Instrument as _;
+
+pub use feed::Feeds;
 
 /// Limits and timings of WebSocket connections.
 #[derive(Clone, Copy, Debug)]
@@ -96,11 +102,12 @@ struct Handshake {
     request_id: String,
 }
 
-/// What a subscription task reports to its connection.
+/// A message of an operation for its client.
 enum Outgoing {
-    Failed { id: String, errors: Value },
-    Response { id: String, response: Box<Response> },
-    Done { id: String },
+    Failed(Vec<ServerError>),
+    Response(Response),
+    Shared(Arc<FeedItem>),
+    Done,
 }
 
 fn close(code: u16, description: &str) -> CloseReason {
@@ -118,7 +125,6 @@ async fn serve(
     state: web::Data<AppState>,
     handshake: Handshake,
 ) {
-    let (sender, mut outgoing) = mpsc::unbounded_channel::<Outgoing>();
     let mut shutdown = state.shutdown.clone();
     let settings = state.sockets;
     let init_deadline = tokio::time::sleep(settings.init_timeout);
@@ -129,7 +135,7 @@ async fn serve(
     );
     let mut principal: Option<Principal> = None;
     let mut init_received = false;
-    let mut subscriptions: HashMap<String, tokio::task::AbortHandle> = HashMap::new();
+    let mut subscriptions: StreamMap<String, Operation> = StreamMap::new();
     state.metrics_sockets(1);
 
     let reason: Option<CloseReason> = loop {
@@ -157,7 +163,9 @@ async fn serve(
                             break Some(close(4429, "Too many initialisation requests"));
                         }
                         init_received = true;
-                        match authenticate(&state, &handshake, payload.as_ref()).await {
+                        // Boxed: the connection's future lives as long as the socket, and would
+                        // otherwise keep room for this one-off call's state all that time.
+                        match Box::pin(authenticate(&state, &handshake, payload.as_ref())).await {
                             Ok(authenticated) => {
                                 principal = Some(authenticated);
                                 if session.text(protocol.ack()).await.is_err() { break None; }
@@ -192,44 +200,50 @@ async fn serve(
                             break Some(close(4409, &format!("Subscriber for {id} already exists")));
                         }
                         let rate_key = principal.rate_key().unwrap_or_else(|| "anonymous-socket".to_owned());
-                        if let Err(limited) = state.rate_limiter.check(&rate_key, 1).await {
+                        if let Err(limited) = Box::pin(state.rate_limiter.check(&rate_key, 1)).await {
                             let error = json!([{ "message": format!("rate limit exceeded (HEADWAY_RATE_LIMIT_PER_SECOND); retry after {} ms", limited.retry_after.as_millis()), "extensions": { "code": "RATE_LIMITED" } }]);
-                            if session.text(protocol.error(&id, error)).await.is_err() { break None; }
+                            if session.text(protocol.error(&id, &error)).await.is_err() { break None; }
                             continue;
                         }
                         if subscriptions.len() >= settings.max_subscriptions {
                             let error = json!([{ "message": format!("this connection already has {} subscriptions, the maximum (HEADWAY_WS_MAX_SUBSCRIPTIONS)", settings.max_subscriptions), "extensions": { "code": "BAD_USER_INPUT" } }]);
-                            if session.text(protocol.error(&id, error)).await.is_err() { break None; }
+                            if session.text(protocol.error(&id, &error)).await.is_err() { break None; }
                             continue;
                         }
-                        let task = start(&state, principal.clone(), &handshake.request_id, id.clone(), *request, sender.clone());
-                        subscriptions.insert(id, task);
+                        let operation = start(&state, principal.clone(), &handshake.request_id, *request);
+                        subscriptions.insert(id, operation);
                     }
                     ClientMessage::Complete { id } => {
-                        if let Some(task) = subscriptions.remove(&id) {
-                            task.abort();
-                            if protocol == Protocol::Legacy && session.text(protocol.complete(&id)).await.is_err() {
-                                break None;
-                            }
+                        if subscriptions.remove(&id).is_some()
+                            && protocol == Protocol::Legacy
+                            && session.text(protocol.complete(&id)).await.is_err()
+                        {
+                            break None;
                         }
                     }
                     ClientMessage::Terminate => break Some(CloseReason { code: CloseCode::Normal, description: None }),
                 }
             }
-            Some(message) = outgoing.recv() => {
+            Some((id, message)) = subscriptions.next() => {
                 let text = match message {
-                    Outgoing::Failed { id, errors } => {
-                        // An operation that fails before its first result ends with `error`.
-                        if subscriptions.remove(&id).is_none() { continue; }
-                        protocol.error(&id, errors)
+                    Outgoing::Failed(errors) => {
+                        subscriptions.remove(&id);
+                        protocol.error(&id, &errors)
                     }
-                    Outgoing::Response { id, response } => {
-                        // Nothing reaches a client for an id it already completed.
-                        if !subscriptions.contains_key(&id) { continue; }
-                        protocol.response(&id, &response)
-                    }
-                    Outgoing::Done { id } => {
-                        if subscriptions.remove(&id).is_none() { continue; }
+                    Outgoing::Response(response) => protocol.response(&id, &response),
+                    Outgoing::Shared(item) => match item.as_ref() {
+                        FeedItem::Payload(payload) => protocol.response_text(&id, payload),
+                        FeedItem::Failed(errors) => {
+                            subscriptions.remove(&id);
+                            protocol.error(&id, errors)
+                        }
+                        FeedItem::Done => {
+                            subscriptions.remove(&id);
+                            protocol.complete(&id)
+                        }
+                    },
+                    Outgoing::Done => {
+                        subscriptions.remove(&id);
                         protocol.complete(&id)
                     }
                 };
@@ -251,9 +265,7 @@ async fn serve(
         }
     };
 
-    for task in subscriptions.into_values() {
-        task.abort();
-    }
+    drop(subscriptions);
     state.metrics_sockets(-1);
     let _ = session.close(reason).await;
 }
@@ -293,57 +305,116 @@ async fn authenticate(
     .map_err(|error| error.message)
 }
 
-/// Runs one operation and reports its results to the connection.
+/// Prepares one operation; the connection polls its responses. Subscriptions join the
+/// replica's shared feed for their request when they can.
 fn start(
     state: &web::Data<AppState>,
     principal: Principal,
     request_id: &str,
-    id: String,
     request: Request,
-    sender: mpsc::UnboundedSender<Outgoing>,
-) -> tokio::task::AbortHandle {
-    let organization_id = principal.organization_id();
-    // Long-lived operations read fresh records for every event, so nothing is memoized.
-    let loaders = RequestLoaders::new(Loaders::new(state.store.clone(), organization_id), false);
-    let request = request
-        .data(RequestState::live(principal, request_id.to_owned()))
-        .data(loaders);
-    let schema = state.schema.clone();
-    let metrics = state.metrics.clone();
-    let span = tracing::Span::current();
-    let task = actix_web::rt::spawn(
-        async move {
-            let _running = RunningOperation::start(metrics);
-            let mut responses = schema.execute_stream(request);
-            let mut first = true;
-            while let Some(mut response) = responses.next().await {
+) -> Operation {
+    let running = RunningOperation::start(state.metrics.clone());
+    let execute = |principal: Principal, request: Request| {
+        let organization_id = principal.organization_id();
+        // Long-lived operations read fresh records for every event, so nothing is memoized.
+        let loaders =
+            RequestLoaders::new(Loaders::new(state.store.clone(), organization_id), false);
+        let request = request
+            .data(RequestState::live(principal, request_id.to_owned()))
+            .data(loaders);
+        state.schema.execute_stream(request)
+    };
+    let source = match state.feeds.join(&principal, request, |request| {
+        execute(principal.clone(), request)
+    }) {
+        Ok(subscriber) => Source::Shared(subscriber),
+        Err(request) => Source::Own(execute(principal, *request)),
+    };
+    Operation {
+        source,
+        started: false,
+        finished: false,
+        _running: running,
+    }
+}
+
+/// The source of an operation's results.
+enum Source {
+    /// Its own execution.
+    Own(BoxStream<'static, Response>),
+    /// A feed shared with identical subscriptions.
+    Shared(feed::Subscriber),
+}
+
+/// One running operation of a connection. The connection's own task polls it, so each
+/// event costs no task switch and no channel between the operation and the socket.
+struct Operation {
+    source: Source,
+    /// Whether a first result went out. An operation that fails before that ends with `error`.
+    started: bool,
+    finished: bool,
+    _running: RunningOperation,
+}
+
+impl Operation {
+    fn poll_own(&mut self, cx: &mut Context<'_>) -> Poll<Outgoing> {
+        let Source::Own(responses) = &mut self.source else {
+            return Poll::Ready(Outgoing::Done);
+        };
+        Poll::Ready(match ready!(responses.poll_next_unpin(cx)) {
+            Some(mut response) => {
                 crate::graphql::error::tag_missing_codes(&mut response.errors);
-                if first
+                if !self.started
                     && response.data == async_graphql::Value::Null
                     && !response.errors.is_empty()
                 {
-                    let errors =
-                        serde_json::to_value(&response.errors).unwrap_or_else(|_| json!([]));
-                    let _ = sender.send(Outgoing::Failed { id, errors });
-                    return;
-                }
-                first = false;
-                let response = Box::new(response);
-                if sender
-                    .send(Outgoing::Response {
-                        id: id.clone(),
-                        response,
-                    })
-                    .is_err()
-                {
-                    return;
+                    Outgoing::Failed(response.errors)
+                } else {
+                    Outgoing::Response(response)
                 }
             }
-            let _ = sender.send(Outgoing::Done { id });
+            None => Outgoing::Done,
+        })
+    }
+
+    fn poll_shared(&mut self, cx: &mut Context<'_>) -> Poll<Outgoing> {
+        let Source::Shared(subscriber) = &mut self.source else {
+            return Poll::Ready(Outgoing::Done);
+        };
+        Poll::Ready(match ready!(subscriber.receiver.poll_next_unpin(cx)) {
+            Some(Ok(item)) => Outgoing::Shared(item),
+            Some(Err(skipped)) => Outgoing::Failed(vec![ServerError::new(
+                format!(
+                    "this subscription fell {skipped} messages behind and lost its place; subscribe again with after set to the last sequence number received"
+                ),
+                None,
+            )]),
+            None => Outgoing::Done,
+        })
+    }
+}
+
+impl Stream for Operation {
+    type Item = Outgoing;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Outgoing>> {
+        if self.finished {
+            return Poll::Ready(None);
         }
-        .instrument(span),
-    );
-    task.abort_handle()
+        let outgoing = match &self.source {
+            Source::Own(_) => ready!(self.poll_own(cx)),
+            Source::Shared(_) => ready!(self.poll_shared(cx)),
+        };
+        match &outgoing {
+            Outgoing::Response(_) => self.started = true,
+            Outgoing::Shared(item) => match item.as_ref() {
+                FeedItem::Payload(_) => self.started = true,
+                FeedItem::Failed(_) | FeedItem::Done => self.finished = true,
+            },
+            Outgoing::Failed(_) | Outgoing::Done => self.finished = true,
+        }
+        Poll::Ready(Some(outgoing))
+    }
 }
 
 /// Counts an operation of a connection in the subscription gauge while it runs; dropping

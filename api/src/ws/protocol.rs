@@ -2,6 +2,7 @@
 
 use actix_web::HttpRequest;
 use async_graphql::{Request, Response};
+use serde::Serialize;
 use serde_json::{Value, json};
 
 /// A WebSocket subprotocol for GraphQL.
@@ -50,23 +51,46 @@ impl Protocol {
 
     /// A result of an operation: `next` or, in the legacy protocol, `data`.
     pub fn response(self, id: &str, response: &Response) -> String {
-        let payload = serde_json::to_value(response)
-            .unwrap_or_else(|_| json!({ "errors": [{ "message": "internal error" }] }));
         let kind = match self {
             Self::TransportWs => "next",
             Self::Legacy => "data",
         };
-        json!({ "type": kind, "id": id, "payload": payload }).to_string()
+        message(kind, id, response)
+    }
+
+    /// Formats a result that is already JSON text, for the feeds that several subscribers share.
+    pub fn response_text(self, id: &str, payload: &str) -> String {
+        let kind = match self {
+            Self::TransportWs => "next",
+            Self::Legacy => "data",
+        };
+        let id = serde_json::to_string(id).unwrap_or_else(|_| "\"\"".to_owned());
+        format!(r#"{{"type":"{kind}","id":{id},"payload":{payload}}}"#)
     }
 
     /// Errors that end an operation before it produced a result.
-    pub fn error(self, id: &str, errors: Value) -> String {
-        json!({ "type": "error", "id": id, "payload": errors }).to_string()
+    pub fn error(self, id: &str, errors: &impl Serialize) -> String {
+        message("error", id, errors)
     }
 
     pub fn complete(self, id: &str) -> String {
         json!({ "type": "complete", "id": id }).to_string()
     }
+}
+
+/// Serializes a server message with a payload straight to text.
+fn message(kind: &str, id: &str, payload: &impl Serialize) -> String {
+    #[derive(Serialize)]
+    struct Message<'a, P> {
+        #[serde(rename = "type")]
+        kind: &'a str,
+        id: &'a str,
+        payload: &'a P,
+    }
+    serde_json::to_string(&Message { kind, id, payload }).unwrap_or_else(|_| {
+        json!({ "type": "error", "id": id, "payload": [{ "message": "internal error" }] })
+            .to_string()
+    })
 }
 
 /// A message from the client.
