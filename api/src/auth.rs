@@ -324,7 +324,7 @@ pub async fn authenticate(
         .await
         .map_err(store_failure)?;
 
-    let membership = match organization {
+    let selected = match organization {
         Some(selected) => {
             let selected_id: OrganizationId = decode(&async_graphql::ID(selected.to_owned()))
                 .map_err(|error| {
@@ -335,7 +335,7 @@ pub async fn authenticate(
                 })?;
             let membership = memberships
                 .into_iter()
-                .find(|membership| membership.organization_id == selected_id)
+                .find(|(membership, _)| membership.organization_id == selected_id)
                 .ok_or_else(|| {
                     ApiError::forbidden(format!(
                         "you are not a member of the organization {} named in the {ORGANIZATION_HEADER} header",
@@ -354,5 +354,10 @@ pub async fn authenticate(
             }
         },
     };
-    Ok(Principal::User(UserPrincipal { user, membership }))
+    let (membership, organization) = selected.unzip();
+    Ok(Principal::User(UserPrincipal {
+        user,
+        membership,
+        organization,
+    }))
 }

@@ -76,6 +76,7 @@ pub async fn seed(store: &Store) -> anyhow::Result<Demo> {
         .await
         .map_err(rejected)?
         .first()
+        .map(|(membership, _)| membership)
     {
         return Ok(Demo {
             organization_id: membership.organization_id,

@@ -1,19 +1,19 @@
 //! Users, provisioned from identity claims, and their memberships.
 
 use crate::convert;
-use crate::entities::{membership, user};
+use crate::entities::{membership, organization, user};
 use crate::error::StoreError;
 use crate::page::{self, Page, PageRequest, SortKey};
 use crate::tx::WriteTx;
 use crate::{Actor, Store};
 use headway_domain::ids::{MembershipId, OrganizationId, UserId};
-use headway_domain::model::{Membership, Role, User};
+use headway_domain::model::{Membership, Organization, Role, User};
 use headway_domain::values::{Email, Name};
 use headway_domain::{ErrorCode, ValidationError};
 use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QuerySelect,
+    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, JoinType, QueryFilter, QuerySelect,
 };
 use uuid::Uuid;
 
@@ -127,24 +127,31 @@ impl Store {
         convert::user(row)
     }
 
-    /// Every membership of a user, across organizations that are not archived.
+    /// Lists every membership of a user in an organization that is not archived, with the
+    /// organization, in one statement.
     pub async fn memberships_of_user(
         &self,
         user_id: UserId,
-    ) -> Result<Vec<Membership>, StoreError> {
+    ) -> Result<Vec<(Membership, Organization)>, StoreError> {
+        let organization_of_membership = membership::Entity::belongs_to(organization::Entity)
+            .from(membership::Column::OrganizationId)
+            .to(organization::Column::Id)
+            .into();
         let rows = membership::Entity::find()
+            .join(JoinType::InnerJoin, organization_of_membership)
             .filter(membership::Column::UserId.eq(user_id.as_uuid()))
+            .filter(organization::Column::ArchivedAt.is_null())
+            .select_also(organization::Entity)
             .all(&self.db)
             .await?;
         let mut memberships = Vec::with_capacity(rows.len());
-        for row in rows {
-            let membership = convert::membership(row)?;
-            if self
-                .organization(membership.organization_id)
-                .await?
-                .is_some()
-            {
-                memberships.push(membership);
+        for (membership, organization) in rows {
+            // The inner join returns an organization for every row.
+            if let Some(organization) = organization {
+                memberships.push((
+                    convert::membership(membership)?,
+                    convert::organization(organization)?,
+                ));
             }
         }
         Ok(memberships)

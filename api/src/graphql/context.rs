@@ -18,6 +18,8 @@ pub struct UserPrincipal {
     pub user: User,
     /// `None` while the user belongs to no organization.
     pub membership: Option<Membership>,
+    /// The organization of `membership`, as authentication read it.
+    pub organization: Option<Organization>,
 }
 
 /// Who sends a request.
@@ -139,12 +141,17 @@ pub struct RequestState {
 
 impl RequestState {
     pub fn new(principal: Principal, request_id: String, now: DateTime<Utc>) -> Self {
+        // The organization that authentication read serves the whole request.
+        let organization = match &principal {
+            Principal::User(user) => user.organization.clone(),
+            Principal::ApiToken(_) | Principal::Anonymous => None,
+        };
         Self {
             principal,
             request_id,
             now: Some(now),
             memoize: true,
-            organization: OnceCell::new(),
+            organization: OnceCell::new_with(organization),
             cycles: OnceCell::new(),
         }
     }
