@@ -1229,6 +1229,7 @@ async fn changes_since(previous: Option<&str>, note: Option<&str>) -> String {
             let subjects: Vec<&str> = log.lines().filter(|line| !line.trim().is_empty()).collect();
             match subjects.len() {
                 0 => "no new commits".to_owned(),
+                1 => format!("1 new commit ({})", subjects[0]),
                 count => format!(
                     "{count} new commits ({})",
                     subjects
@@ -1243,7 +1244,7 @@ async fn changes_since(previous: Option<&str>, note: Option<&str>) -> String {
         None => "first recorded run".to_owned(),
     };
     match note {
-        Some(note) => format!("{note}. Commits: {commits}."),
+        Some(note) => format!("{}. Commits: {commits}.", note.trim_end_matches('.')),
         None => format!("{commits}."),
     }
 }
