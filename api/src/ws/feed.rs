@@ -189,8 +189,13 @@ async fn run(
         }
     };
     {
+        // A feed of the same key may have replaced this one after its last subscriber left.
         let mut feeds = feeds.lock().unwrap_or_else(PoisonError::into_inner);
-        if feeds.get(&key).is_some_and(|feed| feed.strong_count() > 0) {
+        let ours = feeds
+            .get(&key)
+            .and_then(Weak::upgrade)
+            .is_some_and(|feed| feed.sender.same_channel(&sender));
+        if ours {
             feeds.remove(&key);
         }
     }
