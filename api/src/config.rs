@@ -194,6 +194,11 @@ pub struct ServeArgs {
     #[arg(long, env = "HEADWAY_WS_KEEP_ALIVE_MS", default_value_t = 15_000)]
     pub ws_keep_alive_ms: u64,
 
+    /// How often an open WebSocket connection checks its credentials again, in
+    /// milliseconds. A connection whose access ended or changed closes with 4403.
+    #[arg(long, env = "HEADWAY_WS_REAUTHENTICATE_MS", default_value_t = 60_000)]
+    pub ws_reauthenticate_ms: u64,
+
     /// Maximum subscriptions open at once on one WebSocket connection.
     #[arg(long, env = "HEADWAY_WS_MAX_SUBSCRIPTIONS", default_value_t = 100)]
     pub ws_max_subscriptions: usize,
@@ -281,6 +286,7 @@ impl ServeArgs {
             event_catch_up_ms: 1_000,
             ws_init_timeout_ms: 10_000,
             ws_keep_alive_ms: 15_000,
+            ws_reauthenticate_ms: 60_000,
             ws_max_subscriptions: 100,
             introspection: true,
             webhook_allow_networks: Vec::new(),

@@ -229,6 +229,7 @@ impl Application {
             sockets: SocketSettings {
                 init_timeout: Duration::from_millis(serve.ws_init_timeout_ms),
                 keep_alive: Duration::from_millis(serve.ws_keep_alive_ms.max(100)),
+                reauthenticate: Duration::from_millis(serve.ws_reauthenticate_ms.max(100)),
                 max_subscriptions: serve.ws_max_subscriptions,
                 max_message_bytes: serve.max_body_bytes,
             },

@@ -341,6 +341,58 @@ async fn identical_subscriptions_share_one_feed() {
             "BAD_USER_INPUT"
         );
     }
+
+    // A resume point that its scalar rejects is bad input too.
+    first
+        .subscribe(
+            "z",
+            "subscription { progress(after: -1) { sequence } }",
+            json!({}),
+        )
+        .await;
+    let message = first.next_message(WAIT).await.expect("no error arrived");
+    assert_eq!(message["type"], "error", "{message}");
+    assert_eq!(
+        message["payload"][0]["extensions"]["code"],
+        "BAD_USER_INPUT"
+    );
+    let text = message["payload"][0]["message"].as_str().unwrap();
+    assert!(text.contains("-1 is not a sequence number"), "{text}");
+}
+
+#[tokio::test]
+async fn revoked_token_closes_open_socket() {
+    let server = TestServer::start_with(|serve| serve.ws_reauthenticate_ms = 200).await;
+    let ada = server.sign_up("ada").await;
+    let created = server
+        .mutate(
+            &ada.token,
+            "createApiToken",
+            "mutation { createApiToken(input: { name: \"Wallboard\", scopes: [READ] }) { token apiToken { id } userErrors { field message code } } }",
+            json!({}),
+        )
+        .await;
+    let secret = created["token"].as_str().unwrap();
+    let id = created["apiToken"]["id"].as_str().unwrap();
+    let mut client = WsClient::authenticated(&server.url, secret).await;
+    client
+        .subscribe("live", "subscription { progress { sequence } }", json!({}))
+        .await;
+
+    // Credentials that still hold keep the socket open across several checks.
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    client.send(json!({ "type": "ping" })).await;
+    assert_eq!(client.next_message(WAIT).await.unwrap()["type"], "pong");
+
+    server
+        .mutate(
+            &ada.token,
+            "revokeApiToken",
+            "mutation($id: ID!) { revokeApiToken(input: { id: $id }) { apiToken { revokedAt } userErrors { field message code } } }",
+            json!({ "id": id }),
+        )
+        .await;
+    assert_eq!(client.close_code(WAIT).await, 4403);
 }
 
 #[tokio::test]
@@ -396,6 +448,17 @@ async fn protocol_violations_close_with_their_codes() {
             assert_eq!(reason, "Subscriber for same already exists");
         }
         other => panic!("expected 4409, got {other:?}"),
+    }
+
+    let mut client = WsClient::authenticated(&server.url, &ada.token).await;
+    let oversized = json!({ "id": "big", "type": "subscribe", "payload": { "query": format!("subscription {{ progress {{ sequence }} }} # {}", "x".repeat(1_100_000)) } });
+    client.send(oversized).await;
+    match client.ending(WAIT).await {
+        Some(Ending::Closed { code, reason }) => {
+            assert_eq!(code, 1009);
+            assert!(reason.contains("HEADWAY_MAX_BODY_BYTES"), "{reason}");
+        }
+        other => panic!("expected 1009, got {other:?}"),
     }
 
     let mut client = WsClient::authenticated(&server.url, &ada.token).await;

@@ -6,7 +6,8 @@
 //! depth, so that standard clients can read the schema.
 
 use async_graphql::parser::types::{
-    DocumentOperations, ExecutableDocument, FragmentDefinition, Selection, SelectionSet,
+    DocumentOperations, ExecutableDocument, FragmentDefinition, OperationDefinition, OperationType,
+    Selection, SelectionSet,
 };
 use async_graphql::{Name, Positioned, ServerError};
 use std::collections::HashMap;
@@ -32,6 +33,87 @@ fn limit_error(message: String, limit: &str, value: usize) -> ServerError {
 }
 
 type Fragments = HashMap<Name, Positioned<FragmentDefinition>>;
+
+/// Rejects a subscription that selects more than one root field, which the GraphQL
+/// specification forbids (Single Root Field): each subscription is one event stream.
+fn check_subscription_roots(document: &ExecutableDocument) -> Result<(), ServerError> {
+    let operations: Vec<&OperationDefinition> = match &document.operations {
+        DocumentOperations::Single(operation) => vec![&operation.node],
+        DocumentOperations::Multiple(operations) => operations
+            .values()
+            .map(|operation| &operation.node)
+            .collect(),
+    };
+    for operation in operations {
+        if operation.ty != OperationType::Subscription {
+            continue;
+        }
+        let mut names = Vec::new();
+        root_fields(
+            &operation.selection_set.node,
+            &document.fragments,
+            FRAGMENT_WALK_LIMIT,
+            &mut names,
+        );
+        if names.len() > 1 {
+            let mut error = ServerError::new(
+                format!(
+                    "a subscription selects exactly one root field; this one selects {} ({})",
+                    names.len(),
+                    names.join(", ")
+                ),
+                None,
+            );
+            error
+                .extensions
+                .get_or_insert_with(Default::default)
+                .set("code", "GRAPHQL_VALIDATION_FAILED");
+            return Err(error);
+        }
+    }
+    Ok(())
+}
+
+/// Collects the response names of the fields at the root of `selection_set`, through
+/// fragments; `guard` bounds the walk through fragment spreads.
+fn root_fields(
+    selection_set: &SelectionSet,
+    fragments: &Fragments,
+    guard: usize,
+    names: &mut Vec<String>,
+) {
+    if guard == 0 {
+        return;
+    }
+    for selection in &selection_set.items {
+        match &selection.node {
+            Selection::Field(field) => {
+                let name = field.node.response_key().node.to_string();
+                if !names.contains(&name) {
+                    names.push(name);
+                }
+            }
+            Selection::InlineFragment(fragment) => {
+                root_fields(
+                    &fragment.node.selection_set.node,
+                    fragments,
+                    guard - 1,
+                    names,
+                );
+            }
+            Selection::FragmentSpread(spread) => {
+                if let Some(fragment) = fragments.get(&spread.node.fragment_name.node) {
+                    root_fields(
+                        &fragment.node.selection_set.node,
+                        fragments,
+                        guard - 1,
+                        names,
+                    );
+                }
+            }
+        }
+    }
+}
 
 /// The deepest field nesting below `selection_set`, not counting introspection fields.
 /// `guard` bounds the walk through fragment spreads.
@@ -124,6 +206,7 @@ impl QueryLimits {
                 .set("code", "FORBIDDEN");
             return Err(error);
         }
+        check_subscription_roots(document)?;
         let operations: Vec<&SelectionSet> = match &document.operations {
             DocumentOperations::Single(operation) => vec![&operation.node.selection_set.node],
             DocumentOperations::Multiple(operations) => operations
@@ -188,5 +271,30 @@ impl QueryLimits {
             ));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn roots(query: &str) -> Result<(), ServerError> {
+        check_subscription_roots(&async_graphql::parser::parse_query(query).unwrap())
+    }
+
+    #[test]
+    fn subscriptions_select_one_root_field() {
+        assert!(roots("subscription { progress { sequence } }").is_ok());
+        assert!(roots("subscription { a: progress { sequence } a: progress { type } }").is_ok());
+        assert!(roots("{ viewer { role } organization { name } }").is_ok());
+        let error =
+            roots("subscription { progress { sequence } activity { sequence } }").unwrap_err();
+        assert!(
+            error.message.contains("selects 2 (progress, activity)"),
+            "{}",
+            error.message
+        );
+        let through_fragment = "subscription { progress { sequence } ...More } fragment More on Subscription { activity { sequence } }";
+        assert!(roots(through_fragment).is_err());
     }
 }

@@ -27,7 +27,7 @@ use tracing::Instrument as _;
 use crate::graphql::context::Principal;
 
 /// How many messages a subscriber of a feed may fall behind before it loses its place.
-const FEED_CAPACITY: usize = 1_024;
+pub const FEED_CAPACITY: usize = 1_024;
 
 /// A message of a feed to its subscribers.
 #[derive(Debug)]

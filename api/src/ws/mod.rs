@@ -17,7 +17,7 @@ use crate::graphql::context::{Principal, RequestState};
 use crate::graphql::loaders::{Loaders, RequestLoaders};
 use crate::http::AppState;
 use actix_web::{HttpRequest, HttpResponse, web};
-use actix_ws::{CloseCode, CloseReason, Message};
+use actix_ws::{CloseCode, CloseReason, Message, ProtocolError};
 use async_graphql::{Request, Response, ServerError};
 use feed::FeedItem;
 use futures::stream::{BoxStream, Stream, StreamExt};
@@ -39,6 +39,8 @@ pub struct SocketSettings {
     pub init_timeout: Duration,
     /// How often the server pings (or sends `ka` in the legacy protocol).
     pub keep_alive: Duration,
+    /// How often an authenticated connection checks its credentials again.
+    pub reauthenticate: Duration,
     /// Most subscriptions open at once on one connection.
     pub max_subscriptions: usize,
     /// Largest message a client may send, in bytes.
@@ -133,7 +135,13 @@ async fn serve(
         tokio::time::Instant::now() + settings.keep_alive,
         settings.keep_alive,
     );
+    let mut reauthenticate = tokio::time::interval_at(
+        tokio::time::Instant::now() + settings.reauthenticate,
+        settings.reauthenticate,
+    );
+    reauthenticate.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut principal: Option<Principal> = None;
+    let mut credentials = Credentials::default();
     let mut init_received = false;
     let mut subscriptions: StreamMap<String, Operation> = StreamMap::new();
     state.metrics_sockets(1);
@@ -151,6 +159,10 @@ async fn serve(
                     Some(Ok(Message::Binary(_))) => break Some(close(4400, "binary messages are not part of the protocol")),
                     Some(Ok(Message::Close(_))) | None => break None,
                     Some(Ok(Message::Continuation(_) | Message::Nop)) => continue,
+                    Some(Err(ProtocolError::Overflow)) => break Some(CloseReason {
+                        code: CloseCode::Size,
+                        description: Some(format!("message larger than {} bytes (HEADWAY_MAX_BODY_BYTES)", settings.max_message_bytes)),
+                    }),
                     Some(Err(_)) => break Some(close(4400, "invalid WebSocket frame")),
                 };
                 let message = match ClientMessage::parse(protocol, &text) {
@@ -165,7 +177,8 @@ async fn serve(
                         init_received = true;
                         // Boxed: the connection's future lives as long as the socket, and would
                         // otherwise keep room for this one-off call's state all that time.
-                        match Box::pin(authenticate(&state, &handshake, payload.as_ref())).await {
+                        credentials = Credentials::of(&handshake, payload.as_ref());
+                        match Box::pin(authenticate(&state, &credentials)).await {
                             Ok(authenticated) => {
                                 principal = Some(authenticated);
                                 if session.text(protocol.ack()).await.is_err() { break None; }
@@ -249,6 +262,22 @@ async fn serve(
                 };
                 if session.text(text).await.is_err() { break None; }
             }
+            _ = reauthenticate.tick(), if principal.as_ref().is_some_and(|principal| !matches!(principal, Principal::Anonymous)) => {
+                // Access ends with the token's expiry or revocation, or the membership's
+                // removal, also for a connection that is already open.
+                let current = Box::pin(authenticate(&state, &credentials)).await;
+                match (current, &principal) {
+                    (Ok(current), Some(previous)) if same_access(&current, previous) => {}
+                    (Ok(_), _) => {
+                        tracing::info!("closing a WebSocket connection whose access changed");
+                        break Some(close(4403, "Forbidden: access changed; reconnect"));
+                    }
+                    (Err(message), _) => {
+                        tracing::info!(reason = %message, "closing a WebSocket connection whose credentials no longer hold");
+                        break Some(close(4403, "Forbidden"));
+                    }
+                }
+            }
             () = &mut init_deadline, if !init_received => {
                 break Some(close(4408, "Connection initialisation timeout"));
             }
@@ -270,39 +299,61 @@ async fn serve(
     let _ = session.close(reason).await;
 }
 
-/// Resolves the principal from the `connection_init` payload, or from the upgrade request's
-/// headers when the payload carries none.
-async fn authenticate(
-    state: &AppState,
-    handshake: &Handshake,
-    payload: Option<&Value>,
-) -> Result<Principal, String> {
-    let field = |names: &[&str]| -> Option<String> {
-        let object = payload?.as_object()?;
-        names
-            .iter()
-            .find_map(|name| {
-                object
-                    .iter()
-                    .find(|(key, _)| key.eq_ignore_ascii_case(name))
-            })
-            .and_then(|(_, value)| value.as_str())
-            .map(str::to_owned)
-    };
-    let authorization = field(&["authorization"])
-        .or_else(|| field(&["token"]).map(|token| format!("Bearer {token}")))
-        .or_else(|| handshake.authorization.clone());
-    let organization =
-        field(&[ORGANIZATION_HEADER, "organization"]).or_else(|| handshake.organization.clone());
+/// The credentials a connection authenticates with: from the `connection_init` payload, or
+/// from the upgrade request's headers when the payload carries none.
+#[derive(Default)]
+struct Credentials {
+    authorization: Option<String>,
+    organization: Option<String>,
+}
+
+impl Credentials {
+    fn of(handshake: &Handshake, payload: Option<&Value>) -> Self {
+        let field = |names: &[&str]| -> Option<String> {
+            let object = payload?.as_object()?;
+            names
+                .iter()
+                .find_map(|name| {
+                    object
+                        .iter()
+                        .find(|(key, _)| key.eq_ignore_ascii_case(name))
+                })
+                .and_then(|(_, value)| value.as_str())
+                .map(str::to_owned)
+        };
+        Self {
+            authorization: field(&["authorization"])
+                .or_else(|| field(&["token"]).map(|token| format!("Bearer {token}")))
+                .or_else(|| handshake.authorization.clone()),
+            organization: field(&[ORGANIZATION_HEADER, "organization"])
+                .or_else(|| handshake.organization.clone()),
+        }
+    }
+}
+
+/// Resolves the principal of a connection's credentials at the current time.
+async fn authenticate(state: &AppState, credentials: &Credentials) -> Result<Principal, String> {
     auth::authenticate(
         &state.authenticator,
         &state.store,
-        authorization.as_deref(),
-        organization.as_deref(),
+        credentials.authorization.as_deref(),
+        credentials.organization.as_deref(),
         state.store.now(),
     )
     .await
     .map_err(|error| error.message)
+}
+
+/// Checks whether two principals read and write the same: the same organization, role and
+/// token scopes. Shared feeds and running operations rely on that staying the same.
+fn same_access(current: &Principal, previous: &Principal) -> bool {
+    let scopes = |principal: &Principal| match principal {
+        Principal::ApiToken(token) => Some(token.scopes.clone()),
+        Principal::User(_) | Principal::Anonymous => None,
+    };
+    current.organization_id() == previous.organization_id()
+        && current.role() == previous.role()
+        && scopes(current) == scopes(previous)
 }
 
 /// Prepares one operation; the connection polls its responses. Subscriptions join the
@@ -383,12 +434,24 @@ impl Operation {
         };
         Poll::Ready(match ready!(subscriber.receiver.poll_next_unpin(cx)) {
             Some(Ok(item)) => Outgoing::Shared(item),
-            Some(Err(skipped)) => Outgoing::Failed(vec![ServerError::new(
-                format!(
-                    "this subscription fell {skipped} messages behind and lost its place; subscribe again with after set to the last sequence number received"
-                ),
-                None,
-            )]),
+            Some(Err(skipped)) => {
+                let mut error = ServerError::new(
+                    format!(
+                        "the client read this subscription too slowly: {skipped} messages were dropped after {} queued up; subscribe again with after set to the last sequence number received",
+                        feed::FEED_CAPACITY
+                    ),
+                    None,
+                );
+                error
+                    .extensions
+                    .get_or_insert_with(Default::default)
+                    .set("code", "SUBSCRIBER_LAGGED");
+                tracing::info!(
+                    skipped,
+                    "ended a shared subscription whose client fell behind"
+                );
+                Outgoing::Failed(vec![error])
+            }
             None => Outgoing::Done,
         })
     }
