@@ -135,8 +135,13 @@ async fn serve(
         tokio::time::Instant::now() + settings.keep_alive,
         settings.keep_alive,
     );
+    // The first check falls at a random point of the first period, so that sockets opened
+    // together (after a replica restart, say) do not all check at the same moment.
+    let first_check = settings
+        .reauthenticate
+        .mul_f64(rand::random_range(0.5..=1.0));
     let mut reauthenticate = tokio::time::interval_at(
-        tokio::time::Instant::now() + settings.reauthenticate,
+        tokio::time::Instant::now() + first_check,
         settings.reauthenticate,
     );
     reauthenticate.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
