@@ -203,8 +203,29 @@ fn decimal(text: &str) -> String {
 
 /// Reads Headway's response, or the raw baseline's, which has the same shape with UUIDs.
 pub fn headway_shape(document: &Value) -> Result<Shape> {
+    shape(
+        document,
+        "/data/node/objectives/nodes",
+        "/keyResults/nodes",
+        "/lastCheckIn/value",
+    )
+}
+
+pub fn postgraphile_shape(document: &Value) -> Result<Shape> {
+    shape(
+        document,
+        "/data/cycleById/objectivesByCycleId/nodes",
+        "/keyResultsByObjectiveId/nodes",
+        "/checkInsByKeyResultId/nodes/0/value",
+    )
+}
+
+/// Reads a shape from a response: the objectives at `objectives`, their key results at
+/// `key_results`, and each key result's last check-in value at `last_value`. Ids are UUIDs
+/// or Headway's global ids.
+fn shape(document: &Value, objectives: &str, key_results: &str, last_value: &str) -> Result<Shape> {
     let nodes = document
-        .pointer("/data/node/objectives/nodes")
+        .pointer(objectives)
         .and_then(Value::as_array)
         .with_context(|| format!("no objectives in {}", preview(document)))?;
     let uuid_of = |value: &Value| -> Result<Uuid> {
@@ -213,48 +234,19 @@ pub fn headway_shape(document: &Value) -> Result<Shape> {
     };
     let mut shape = Vec::new();
     for objective in nodes {
-        let mut key_results = Vec::new();
+        let mut entries = Vec::new();
         for key_result in objective
-            .pointer("/keyResults/nodes")
+            .pointer(key_results)
             .and_then(Value::as_array)
             .context("an objective has no key results list")?
         {
             let value = key_result
-                .pointer("/lastCheckIn/value")
+                .pointer(last_value)
                 .and_then(Value::as_str)
                 .map(decimal);
-            key_results.push((uuid_of(&key_result["id"])?, value));
+            entries.push((uuid_of(&key_result["id"])?, value));
         }
-        shape.push((uuid_of(&objective["id"])?, key_results));
-    }
-    Ok(shape)
-}
-
-pub fn postgraphile_shape(document: &Value) -> Result<Shape> {
-    let nodes = document
-        .pointer("/data/cycleById/objectivesByCycleId/nodes")
-        .and_then(Value::as_array)
-        .with_context(|| format!("no objectives in {}", preview(document)))?;
-    let uuid_of = |value: &Value| -> Result<Uuid> {
-        Ok(Uuid::parse_str(
-            value.as_str().context("an id is not a string")?,
-        )?)
-    };
-    let mut shape = Vec::new();
-    for objective in nodes {
-        let mut key_results = Vec::new();
-        for key_result in objective
-            .pointer("/keyResultsByObjectiveId/nodes")
-            .and_then(Value::as_array)
-            .context("an objective has no key results list")?
-        {
-            let value = key_result
-                .pointer("/checkInsByKeyResultId/nodes/0/value")
-                .and_then(Value::as_str)
-                .map(decimal);
-            key_results.push((uuid_of(&key_result["id"])?, value));
-        }
-        shape.push((uuid_of(&objective["id"])?, key_results));
+        shape.push((uuid_of(&objective["id"])?, entries));
     }
     Ok(shape)
 }

@@ -1017,22 +1017,54 @@ async fn headway_fan_out(
         }
         cpus.push(meter.finish());
 
-        let mut run = fanout::summarize_rounds(count, &rounds);
-        run.lost_connections = subscribers.lost.load(std::sync::atomic::Ordering::Relaxed);
-        run.rss_before = baseline;
-        run.rss_idle = idle;
-        run.bytes_per_subscription = idle.saturating_sub(baseline) as f64 / count as f64;
-        run.marginal_bytes_per_subscription = runs.last().map(|previous: &FanOut| {
-            idle.saturating_sub(previous.rss_idle) as f64
-                / count.saturating_sub(previous.subscribers).max(1) as f64
-        });
-        run.connect_seconds = connect_seconds;
+        let run = fan_out_run(
+            count,
+            &subscribers,
+            &rounds,
+            Memory {
+                baseline,
+                idle,
+                previous: runs.last(),
+            },
+            connect_seconds,
+        );
         report_fan_out("Headway", &run);
         runs.push(run);
     }
 
     subscribers.close();
     Ok((runs, cpus, with_subscribers))
+}
+
+/// A server's resident memory around one subscriber count.
+struct Memory<'a> {
+    /// Before the first subscriber connected.
+    baseline: u64,
+    /// With the subscribers connected and idle.
+    idle: u64,
+    /// The run at the previous, smaller subscriber count.
+    previous: Option<&'a FanOut>,
+}
+
+/// Sums up the rounds of one subscriber count, with the memory per subscription.
+fn fan_out_run(
+    count: usize,
+    subscribers: &Subscribers,
+    rounds: &[(Vec<Duration>, Duration)],
+    memory: Memory<'_>,
+    connect_seconds: f64,
+) -> FanOut {
+    let mut run = fanout::summarize_rounds(count, rounds);
+    run.lost_connections = subscribers.lost.load(std::sync::atomic::Ordering::Relaxed);
+    run.rss_before = memory.baseline;
+    run.rss_idle = memory.idle;
+    run.bytes_per_subscription = memory.idle.saturating_sub(memory.baseline) as f64 / count as f64;
+    run.marginal_bytes_per_subscription = memory.previous.map(|previous| {
+        memory.idle.saturating_sub(previous.rss_idle) as f64
+            / count.saturating_sub(previous.subscribers).max(1) as f64
+    });
+    run.connect_seconds = connect_seconds;
+    run
 }
 
 fn report_fan_out(name: &str, run: &FanOut) {
@@ -1099,16 +1131,17 @@ async fn peer_fan_out(bench: &Bench) -> Result<(Vec<FanOut>, Vec<CpuShare>)> {
                 tokio::time::sleep(Duration::from_millis(500)).await;
             }
             cpus.push(meter.finish());
-            let mut run = fanout::summarize_rounds(count, &rounds);
-            run.lost_connections = subscribers.lost.load(std::sync::atomic::Ordering::Relaxed);
-            run.rss_before = baseline;
-            run.rss_idle = idle;
-            run.bytes_per_subscription = idle.saturating_sub(baseline) as f64 / count as f64;
-            run.marginal_bytes_per_subscription = runs.last().map(|previous: &FanOut| {
-                idle.saturating_sub(previous.rss_idle) as f64
-                    / count.saturating_sub(previous.subscribers).max(1) as f64
-            });
-            run.connect_seconds = connect_seconds;
+            let run = fan_out_run(
+                count,
+                &subscribers,
+                &rounds,
+                Memory {
+                    baseline,
+                    idle,
+                    previous: runs.last(),
+                },
+                connect_seconds,
+            );
             report_fan_out("broadcast peer", &run);
             runs.push(run);
         }

@@ -1,6 +1,6 @@
 //! Reading the server's `/metrics`.
 
-/// The value of the first sample whose line starts with `prefix`.
+/// Returns the value of the first sample whose line starts with `prefix`.
 pub fn sample(metrics: &str, prefix: &str) -> Option<f64> {
     metrics
         .lines()
@@ -9,7 +9,7 @@ pub fn sample(metrics: &str, prefix: &str) -> Option<f64> {
         .and_then(|value| value.parse().ok())
 }
 
-/// The text of `{base}/metrics`, checked to be OpenMetrics.
+/// Fetches the text of `{base}/metrics` and checks that it is OpenMetrics.
 pub async fn metrics(base: &str) -> String {
     let response = reqwest::get(format!("{base}/metrics")).await.unwrap();
     assert_eq!(response.status().as_u16(), 200);

@@ -222,8 +222,8 @@ impl Extension for ObserveRequest {
             let seen = self.seen();
             (seen.span.clone(), seen.kind)
         };
-        // A subscription runs this hook for every event it delivers; it counts once, when
-        // it starts (see `validation`), and its events run inside the connection's span.
+        // A subscription runs this hook for every event it delivers. It counts once, when it
+        // starts (see `validation`), and its events run inside the connection's span.
         if kind == Some(OperationType::Subscription) {
             return next.run(ctx, operation_name).await;
         }

@@ -177,7 +177,7 @@ async fn run(
             break FeedItem::Done;
         };
         crate::graphql::error::tag_missing_codes(&mut response.errors);
-        if first && response.data == async_graphql::Value::Null && !response.errors.is_empty() {
+        if first && super::fails_before_start(&response) {
             break FeedItem::Failed(response.errors);
         }
         first = false;

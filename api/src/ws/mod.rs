@@ -412,81 +412,83 @@ struct Operation {
     _running: RunningOperation,
 }
 
-impl Operation {
-    fn poll_own(&mut self, cx: &mut Context<'_>) -> Poll<Outgoing> {
-        let Source::Own(responses) = &mut self.source else {
-            return Poll::Ready(Outgoing::Done);
-        };
-        Poll::Ready(match ready!(responses.poll_next_unpin(cx)) {
-            Some(mut response) => {
-                crate::graphql::error::tag_missing_codes(&mut response.errors);
-                if !self.started
-                    && response.data == async_graphql::Value::Null
-                    && !response.errors.is_empty()
-                {
-                    Outgoing::Failed(response.errors)
-                } else {
-                    Outgoing::Response(response)
-                }
-            }
-            None => Outgoing::Done,
-        })
-    }
+/// Checks whether a first response ends its operation: no data and errors, as when the
+/// document or an argument is invalid. Such an operation ends with `error`, not `next`.
+fn fails_before_start(response: &Response) -> bool {
+    response.data == async_graphql::Value::Null && !response.errors.is_empty()
+}
 
-    fn poll_shared(&mut self, cx: &mut Context<'_>) -> Poll<Outgoing> {
-        let Source::Shared(subscriber) = &mut self.source else {
-            return Poll::Ready(Outgoing::Done);
-        };
-        Poll::Ready(match ready!(subscriber.receiver.poll_next_unpin(cx)) {
-            Some(Ok(item)) => Outgoing::Shared(item),
-            Some(Err(skipped)) => {
-                let mut error = ServerError::new(
-                    format!(
-                        "the client read this subscription too slowly: {skipped} messages were dropped after {} queued up; subscribe again with after set to the last sequence number received",
-                        feed::FEED_CAPACITY
-                    ),
-                    None,
-                );
-                error
-                    .extensions
-                    .get_or_insert_with(Default::default)
-                    .set("code", "SUBSCRIBER_LAGGED");
-                tracing::info!(
-                    skipped,
-                    "ended a shared subscription whose client fell behind"
-                );
-                Outgoing::Failed(vec![error])
+/// Polls an operation's own execution.
+fn poll_own(
+    responses: &mut BoxStream<'static, Response>,
+    started: bool,
+    cx: &mut Context<'_>,
+) -> Poll<Outgoing> {
+    Poll::Ready(match ready!(responses.poll_next_unpin(cx)) {
+        Some(mut response) => {
+            crate::graphql::error::tag_missing_codes(&mut response.errors);
+            if !started && fails_before_start(&response) {
+                Outgoing::Failed(response.errors)
+            } else {
+                Outgoing::Response(response)
             }
-            None => Outgoing::Done,
-        })
-    }
+        }
+        None => Outgoing::Done,
+    })
+}
+
+/// Polls a subscriber's place in a shared feed.
+fn poll_shared(subscriber: &mut feed::Subscriber, cx: &mut Context<'_>) -> Poll<Outgoing> {
+    Poll::Ready(match ready!(subscriber.receiver.poll_next_unpin(cx)) {
+        Some(Ok(item)) => Outgoing::Shared(item),
+        Some(Err(skipped)) => {
+            let mut error = ServerError::new(
+                format!(
+                    "the client read this subscription too slowly: {skipped} messages were dropped after {} queued up; subscribe again with after set to the last sequence number received",
+                    feed::FEED_CAPACITY
+                ),
+                None,
+            );
+            error
+                .extensions
+                .get_or_insert_with(Default::default)
+                .set("code", "SUBSCRIBER_LAGGED");
+            tracing::info!(
+                skipped,
+                "ended a shared subscription whose client fell behind"
+            );
+            Outgoing::Failed(vec![error])
+        }
+        None => Outgoing::Done,
+    })
 }
 
 impl Stream for Operation {
     type Item = Outgoing;
 
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Outgoing>> {
-        if self.finished {
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Outgoing>> {
+        let this = self.get_mut();
+        if this.finished {
             return Poll::Ready(None);
         }
-        let outgoing = match &self.source {
-            Source::Own(_) => ready!(self.poll_own(cx)),
-            Source::Shared(_) => ready!(self.poll_shared(cx)),
+        let outgoing = match &mut this.source {
+            Source::Own(responses) => ready!(poll_own(responses, this.started, cx)),
+            Source::Shared(subscriber) => ready!(poll_shared(subscriber, cx)),
         };
         match &outgoing {
-            Outgoing::Response(_) => self.started = true,
+            Outgoing::Response(_) => this.started = true,
             Outgoing::Shared(item) => match item.as_ref() {
-                FeedItem::Payload(_) => self.started = true,
-                FeedItem::Failed(_) | FeedItem::Done => self.finished = true,
+                FeedItem::Payload(_) => this.started = true,
+                FeedItem::Failed(_) | FeedItem::Done => this.finished = true,
             },
-            Outgoing::Failed(_) | Outgoing::Done => self.finished = true,
+            Outgoing::Failed(_) | Outgoing::Done => this.finished = true,
         }
         Poll::Ready(Some(outgoing))
     }
 }
 
-/// Counts an operation of a connection in the subscription gauge while it runs; dropping
-/// it, also when the task is aborted, counts it out.
+/// Counts an operation of a connection in the subscription gauge while it runs. Dropping
+/// it, when the operation ends or its connection closes, counts it out.
 struct RunningOperation(std::sync::Arc<crate::metrics::Metrics>);
 
 impl RunningOperation {

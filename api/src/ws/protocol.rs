@@ -45,25 +45,26 @@ impl Protocol {
         }
     }
 
+    /// Returns the message type of a result: `next`, or `data` in the legacy protocol.
+    const fn result_type(self) -> &'static str {
+        match self {
+            Self::TransportWs => "next",
+            Self::Legacy => "data",
+        }
+    }
+
     pub fn ack(self) -> String {
         json!({ "type": "connection_ack" }).to_string()
     }
 
     /// A result of an operation: `next` or, in the legacy protocol, `data`.
     pub fn response(self, id: &str, response: &Response) -> String {
-        let kind = match self {
-            Self::TransportWs => "next",
-            Self::Legacy => "data",
-        };
-        message(kind, id, response)
+        message(self.result_type(), id, response)
     }
 
     /// Formats a result that is already JSON text, for the feeds that several subscribers share.
     pub fn response_text(self, id: &str, payload: &str) -> String {
-        let kind = match self {
-            Self::TransportWs => "next",
-            Self::Legacy => "data",
-        };
+        let kind = self.result_type();
         let id = serde_json::to_string(id).unwrap_or_else(|_| "\"\"".to_owned());
         format!(r#"{{"type":"{kind}","id":{id},"payload":{payload}}}"#)
     }
