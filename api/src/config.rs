@@ -60,6 +60,16 @@ pub struct DatabaseArgs {
     /// Maximum number of pooled database connections.
     #[arg(long, env = "HEADWAY_DATABASE_MAX_CONNECTIONS", default_value_t = 16)]
     pub database_max_connections: u32,
+
+    /// How long a request waits for a free database connection, or for the database to
+    /// accept a new one, before it fails with `UNAVAILABLE`, in milliseconds.
+    #[arg(
+        long,
+        env = "HEADWAY_DATABASE_ACQUIRE_TIMEOUT_MS",
+        default_value_t = 5_000,
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    pub database_acquire_timeout_ms: u64,
 }
 
 /// Settings of token signing and checking.

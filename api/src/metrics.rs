@@ -256,6 +256,13 @@ impl Metrics {
         }
     }
 
+    /// Counts the error codes of a message sent to a WebSocket client.
+    pub fn record_errors(&self, codes: impl IntoIterator<Item = String>) {
+        for code in codes {
+            self.errors.get_or_create(&CodeLabels { code }).inc();
+        }
+    }
+
     /// Counts a subscription starting (`1`) or ending (`-1`).
     pub fn subscription(&self, delta: i64) {
         self.subscriptions.inc_by(delta);

@@ -29,10 +29,13 @@ pub async fn open_store(database: &DatabaseArgs, clock: Arc<dyn Clock>) -> anyho
     if DatabaseKind::of_url(&database.database_url).is_none() {
         bail!("HEADWAY_DATABASE_URL must start with postgres://, postgresql:// or sqlite:");
     }
-    let db =
-        headway_persistence::connect(&database.database_url, database.database_max_connections)
-            .await
-            .context("failed to connect to the database")?;
+    let db = headway_persistence::connect(
+        &database.database_url,
+        database.database_max_connections,
+        Duration::from_millis(database.database_acquire_timeout_ms),
+    )
+    .await
+    .context("failed to connect to the database")?;
     headway_persistence::migrate(&db)
         .await
         .context("failed to apply database migrations")?;

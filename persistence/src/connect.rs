@@ -30,17 +30,22 @@ impl DatabaseKind {
 /// How long a SQLite write waits for another connection's write lock before it fails.
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Opens a connection pool of at most `max_connections` to `url`.
+/// Opens a connection pool of at most `max_connections` to `url`. A call that finds no
+/// free connection within `acquire_timeout`, as while the database is down, fails.
 ///
 /// SQLite files are created when missing and run in WAL mode, so readers never wait for
 /// the single writer.
-pub async fn connect(url: &str, max_connections: u32) -> Result<DatabaseConnection, DbErr> {
+pub async fn connect(
+    url: &str,
+    max_connections: u32,
+    acquire_timeout: Duration,
+) -> Result<DatabaseConnection, DbErr> {
     let mut options = ConnectOptions::new(url.to_owned());
     options
         .max_connections(max_connections)
         .min_connections(1)
         .connect_timeout(Duration::from_secs(10))
-        .acquire_timeout(Duration::from_secs(30))
+        .acquire_timeout(acquire_timeout)
         .sqlx_logging(false)
         .map_sqlx_sqlite_opts(|sqlite| {
             sqlite

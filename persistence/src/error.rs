@@ -1,5 +1,5 @@
 use headway_domain::{ErrorCode, ValidationError};
-use sea_orm::{DbErr, SqlErr};
+use sea_orm::{DbErr, RuntimeErr, SqlErr};
 
 /// Why a storage call failed.
 #[derive(Debug, thiserror::Error)]
@@ -36,6 +36,34 @@ impl StoreError {
                 "the record is at version {actual}, not {expected}: another change came first; reload it and apply your change again"
             ),
         ))
+    }
+
+    /// Returns whether the database could not be reached or ended the connection, as while
+    /// it restarts or fails over. Such a call may succeed when it is retried.
+    pub fn is_unavailable(&self) -> bool {
+        let Self::Database(error) = self else {
+            return false;
+        };
+        let runtime = match error {
+            DbErr::ConnectionAcquire(_) => return true,
+            DbErr::Conn(runtime) | DbErr::Exec(runtime) | DbErr::Query(runtime) => runtime,
+            _ => return false,
+        };
+        let RuntimeErr::SqlxError(error) = runtime else {
+            return false;
+        };
+        match error.as_ref() {
+            sea_orm::sqlx::Error::Io(_)
+            | sea_orm::sqlx::Error::PoolTimedOut
+            | sea_orm::sqlx::Error::PoolClosed
+            | sea_orm::sqlx::Error::WorkerCrashed => true,
+            // SQLSTATE class 08 is a connection exception, and class 57P an operator
+            // intervention such as a shutdown or a server still starting.
+            sea_orm::sqlx::Error::Database(database) => database
+                .code()
+                .is_some_and(|code| code.starts_with("08") || code.starts_with("57P")),
+            _ => false,
+        }
     }
 
     /// Whether the error is a unique-constraint violation.

@@ -498,20 +498,56 @@ async fn other_organizations_ids_read_like_missing_ones() {
         principals.len() * other.all().len() * probes.len()
     );
 
-    // Subscriptions scoped to the other organization's records receive nothing of it.
+    // A subscription scoped to a record of the other organization fails like one scoped to
+    // an id that never existed.
     let mut subscriber = WsClient::authenticated(&server.url, &owner_a.token).await;
-    for (index, (field, scope)) in [
-        ("progress", json!({ "objectiveId": other.objective })),
-        ("activity", json!({ "keyResultId": other.key_result })),
-        ("kpiMeasurements", json!({ "kpiId": other.kpi })),
-        ("progress", json!({ "teamId": other.team })),
-        ("activity", json!({ "cycleId": other.cycle })),
-    ]
-    .into_iter()
-    .enumerate()
-    {
+    let scoped = [
+        ("progress", "objectiveId", other.objective.as_str()),
+        ("activity", "keyResultId", other.key_result.as_str()),
+        ("kpiMeasurements", "kpiId", other.kpi.as_str()),
+        ("progress", "teamId", other.team.as_str()),
+        ("activity", "cycleId", other.cycle.as_str()),
+    ];
+    for (index, (field, argument, id)) in scoped.into_iter().enumerate() {
+        let document = format!(
+            "subscription($scope: EventScopeInput) {{ {field}(scope: $scope) {{ sequence }} }}"
+        );
+        let mut answers = Vec::new();
+        for (attempt, probed) in [id.to_owned(), random_twin(id)].iter().enumerate() {
+            let operation = format!("{index}-{attempt}");
+            subscriber
+                .subscribe(
+                    &operation,
+                    &document,
+                    json!({ "scope": { argument: probed } }),
+                )
+                .await;
+            let message = subscriber
+                .next_message(Duration::from_secs(5))
+                .await
+                .expect("an answer to a scoped subscription");
+            assert_eq!(
+                message["type"], "error",
+                "{field} scoped by {argument}: {message}"
+            );
+            assert_eq!(message["id"], operation.as_str());
+            assert_eq!(message["payload"][0]["extensions"]["code"], "NOT_FOUND");
+            answers.push(normalized(&message["payload"], probed));
+        }
+        assert_eq!(
+            answers[0], answers[1],
+            "{field} scoped by the other organization's {argument} answered unlike a random id"
+        );
+    }
+
+    // Subscriptions to the whole organization receive nothing of the other one.
+    for field in ["progress", "activity", "kpiMeasurements"] {
         subscriber
-            .subscribe(&index.to_string(), &format!("subscription($scope: EventScopeInput) {{ {field}(scope: $scope) {{ sequence }} }}"), json!({ "scope": scope }))
+            .subscribe(
+                field,
+                &format!("subscription {{ {field} {{ sequence }} }}"),
+                json!({}),
+            )
             .await;
     }
     subscriber.send(json!({ "type": "ping" })).await;

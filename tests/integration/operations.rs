@@ -51,6 +51,32 @@ async fn metrics_count_operations_and_sockets() {
     let pong = socket.next_message(WAIT).await.unwrap();
     assert_eq!(pong["type"], "pong", "{pong}");
 
+    // Errors sent over the socket count too, and carry the connection's request id.
+    socket
+        .subscribe(
+            "missing",
+            "subscription($scope: EventScopeInput) { progress(scope: $scope) { sequence } }",
+            json!({ "scope": { "objectiveId": format!("obj_{}", uuid::Uuid::new_v4().simple()) } }),
+        )
+        .await;
+    let missing = socket.next_message(WAIT).await.unwrap();
+    assert_eq!(missing["type"], "error", "{missing}");
+    assert_eq!(missing["payload"][0]["extensions"]["code"], "NOT_FOUND");
+    let socket_request_id = missing["payload"][0]["extensions"]["requestId"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(!socket_request_id.is_empty(), "{missing}");
+    socket
+        .subscribe("broken", "subscription { noSuchField }", json!({}))
+        .await;
+    let broken_over_socket = socket.next_message(WAIT).await.unwrap();
+    assert_eq!(broken_over_socket["type"], "error", "{broken_over_socket}");
+    assert_eq!(
+        broken_over_socket["payload"][0]["extensions"]["requestId"],
+        socket_request_id.as_str()
+    );
+
     let text = metrics(&format!("http://{}", server.address)).await;
     let ok =
         "headway_graphql_operations_total{operation=\"Dashboard\",type=\"query\",outcome=\"ok\"}";
@@ -79,7 +105,7 @@ async fn metrics_count_operations_and_sockets() {
             &text,
             "headway_graphql_errors_total{code=\"GRAPHQL_VALIDATION_FAILED\"}"
         ),
-        Some(1.0),
+        Some(2.0),
         "{text}"
     );
     assert!(
@@ -88,6 +114,11 @@ async fn metrics_count_operations_and_sockets() {
             "headway_graphql_errors_total{code=\"UNAUTHENTICATED\"}"
         )
         .is_some(),
+        "{text}"
+    );
+    assert_eq!(
+        sample(&text, "headway_graphql_errors_total{code=\"NOT_FOUND\"}"),
+        Some(1.0),
         "{text}"
     );
     assert_eq!(

@@ -1,7 +1,10 @@
 //! Several server processes on one database: events cross replicas, through Redis when it is
-//! configured and through the outbox otherwise, and survive a Redis outage.
+//! configured and through the outbox otherwise, and survive a Redis outage. A replica also
+//! recovers by itself from a PostgreSQL restart.
 
 use headway_tests::TestDatabase;
+use headway_tests::database::DATABASE_URL_VARIABLE;
+use headway_tests::postgres::PrivatePostgres;
 use headway_tests::replica::{PrivateRedis, Replica, query, token};
 use headway_tests::ws::WsClient;
 use serde_json::{Value, json};
@@ -193,4 +196,89 @@ async fn redis_outage_loses_nothing() {
         resumed_values.push(next_value(&mut resumed).await.1);
     }
     assert_eq!(resumed_values, ["2", "3", "4"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_restart_loses_nothing() {
+    if std::env::var(DATABASE_URL_VARIABLE).map_or(true, |url| url.is_empty()) {
+        eprintln!(
+            "postgres_restart_loses_nothing needs the PostgreSQL server programs: set {DATABASE_URL_VARIABLE} (as .ci/run does) to run it"
+        );
+        return;
+    }
+    let mut postgres = PrivatePostgres::start();
+    let replica = Replica::start_with(
+        BINARY,
+        &postgres.url(),
+        None,
+        200,
+        &[("HEADWAY_DATABASE_ACQUIRE_TIMEOUT_MS", "1000")],
+    );
+    let client = reqwest::Client::new();
+    let (token, key_result) = organization_with_key_result(&client, &replica.url).await;
+    let mut live = subscribe(&replica.url, &token, None).await;
+    check_in(&client, &replica.url, &token, &key_result, "1").await;
+    assert_eq!(next_value(&mut live).await.1, "1");
+
+    // While the database is down, requests fail with UNAVAILABLE, write nothing, and the
+    // replica reports itself unready.
+    postgres.stop();
+    let check_in_document = "mutation($kr: ID!, $value: Decimal) { createCheckIn(input: { keyResultId: $kr, value: $value }) { userErrors { message } } }";
+    let response = client
+        .post(&replica.url)
+        .bearer_auth(&token)
+        .json(
+            &json!({ "query": check_in_document, "variables": { "kr": key_result, "value": "2" } }),
+        )
+        .send()
+        .await
+        .expect("the replica did not answer while the database was down");
+    let status = response.status().as_u16();
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "UNAVAILABLE",
+        "{body}"
+    );
+    assert!(
+        !body.to_string().contains("sqlx") && !body.to_string().contains("127.0.0.1"),
+        "the error leaks internals: {body}"
+    );
+    let ready = client
+        .get(format!("{}/readyz", replica.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status().as_u16(), 503);
+
+    // Once the database is back, the same replica recovers by itself: writes, events and
+    // readiness, with no restart.
+    postgres.restart();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let ready = client.get(format!("{}/readyz", replica.base)).send().await;
+        if ready.is_ok_and(|response| response.status().is_success()) {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the replica stayed unready after the database came back"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    check_in(&client, &replica.url, &token, &key_result, "3").await;
+    assert_eq!(next_value(&mut live).await.1, "3");
+    let data = query(
+        &client,
+        &replica.url,
+        &token,
+        "query($id: ID!) { node(id: $id) { ... on KeyResult { currentValue checkIns { totalCount nodes { value } } } } }",
+        json!({ "id": key_result }),
+    )
+    .await;
+    assert_eq!(data["node"]["currentValue"], "3");
+    assert_eq!(
+        data["node"]["checkIns"]["totalCount"], 2,
+        "the check-in sent while the database was down was written: {data}"
+    );
 }

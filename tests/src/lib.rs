@@ -9,6 +9,7 @@
 pub mod collector;
 pub mod database;
 pub mod metrics;
+pub mod postgres;
 pub mod receiver;
 pub mod replica;
 pub mod server;

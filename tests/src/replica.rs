@@ -188,7 +188,8 @@ pub struct PrivateRedis {
     pub port: u16,
 }
 
-fn free_port() -> u16 {
+/// Returns a TCP port on 127.0.0.1 that nothing listens on at the moment of the call.
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|listener| listener.local_addr())
         .map(|address| address.port())

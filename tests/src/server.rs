@@ -96,9 +96,10 @@ impl TestServer {
         configure: impl FnOnce(&mut ServeArgs),
     ) -> Self {
         let clock = ManualClock::new(default_now());
-        let mut db = headway_persistence::connect(&database.url, 8)
-            .await
-            .unwrap_or_else(|error| panic!("failed to connect to {}: {error}", database.url));
+        let mut db =
+            headway_persistence::connect(&database.url, 8, std::time::Duration::from_secs(30))
+                .await
+                .unwrap_or_else(|error| panic!("failed to connect to {}: {error}", database.url));
         let statements = Arc::new(AtomicU64::new(0));
         let statement_log = Arc::new(std::sync::Mutex::new(Vec::new()));
         let counter = statements.clone();

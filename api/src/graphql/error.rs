@@ -19,6 +19,7 @@ pub enum ErrorKind {
     Conflict,
     RateLimited,
     Timeout,
+    Unavailable,
     Internal,
 }
 
@@ -32,6 +33,7 @@ impl ErrorKind {
             Self::Conflict => "CONFLICT",
             Self::RateLimited => "RATE_LIMITED",
             Self::Timeout => "TIMEOUT",
+            Self::Unavailable => "UNAVAILABLE",
             Self::Internal => "INTERNAL",
         }
     }
@@ -65,6 +67,15 @@ impl ApiError {
 
     pub fn bad_input(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::BadUserInput, message)
+    }
+
+    /// Builds the `NOT_FOUND` error for an id argument that names no `what` in the
+    /// organization. Ids of other organizations get the same error as ids that never existed.
+    pub fn not_found(argument: &str, what: &str) -> Self {
+        Self::new(
+            ErrorKind::NotFound,
+            format!("{argument}: no {what} with this id exists in the organization"),
+        )
     }
 
     /// The message every internal failure shows; the details go to the log.
@@ -118,8 +129,26 @@ pub fn tag_missing_codes(errors: &mut [async_graphql::ServerError]) {
     }
 }
 
+/// Gives every error a code and the id of the request or connection, so that a client can
+/// quote it and the log lines of that id explain it.
+pub fn tag_errors(errors: &mut [async_graphql::ServerError], request_id: &str) {
+    tag_missing_codes(errors);
+    for error in errors {
+        error
+            .extensions
+            .get_or_insert_with(Default::default)
+            .set("requestId", request_id);
+    }
+}
+
 /// Logs an internal failure with its source chain and returns the generic client error.
 pub fn internal(error: &(dyn std::error::Error + 'static)) -> ApiError {
+    tracing::error!(error = %error_chain(error), "internal error");
+    ApiError::internal()
+}
+
+/// Joins an error's message with those of its sources.
+fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
     let mut chain = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {
@@ -127,8 +156,7 @@ pub fn internal(error: &(dyn std::error::Error + 'static)) -> ApiError {
         chain.push_str(&cause.to_string());
         source = cause.source();
     }
-    tracing::error!(error = %chain, "internal error");
-    ApiError::internal()
+    chain
 }
 
 /// Maps a storage failure that is not a user error to a GraphQL error.
@@ -139,6 +167,13 @@ pub fn store_failure(error: StoreError) -> ApiError {
         }
         StoreError::OrganizationNotFound => {
             ApiError::forbidden("the organization of this request no longer exists")
+        }
+        StoreError::Database(_) if error.is_unavailable() => {
+            tracing::warn!(error = %error_chain(&error), "the database is unavailable");
+            ApiError::new(
+                ErrorKind::Unavailable,
+                "the database is unavailable; retry in a few seconds",
+            )
         }
         StoreError::Database(_) | StoreError::Corrupt(_) => internal(&error),
     }

@@ -3,7 +3,7 @@
 
 use super::connection::{TotalCount, page_request};
 use super::context::ContextExt;
-use super::error::{ApiError, ErrorKind, store_failure};
+use super::error::{ApiError, store_failure};
 use super::objects::cycle::Cycle;
 use super::objects::key_result::KeyResult;
 use super::objects::kpi::Kpi;
@@ -170,13 +170,6 @@ fn bad_input(argument: &str, message: &str) -> ApiError {
 
 fn decode<T: crate::graphql::ids::Typed>(argument: &str, id: &ID) -> Result<T, ApiError> {
     crate::graphql::ids::decode::<T>(id).map_err(|error| bad_input(argument, &error.message))
-}
-
-fn not_found(argument: &str, what: &str) -> ApiError {
-    ApiError::new(
-        ErrorKind::NotFound,
-        format!("{argument}: no {what} with this id exists in the organization"),
-    )
 }
 
 fn count(value: usize) -> i32 {
@@ -564,7 +557,7 @@ impl InsightQueries {
             .into_iter()
             .next()
         else {
-            return Err(not_found("cycleId", "cycle").into());
+            return Err(ApiError::not_found("cycleId", "cycle").into());
         };
         let team = match team_id {
             Some(team_id) => Some(
@@ -574,7 +567,7 @@ impl InsightQueries {
                     .map_err(store_failure)?
                     .into_iter()
                     .next()
-                    .ok_or_else(|| not_found("teamId", "team"))?,
+                    .ok_or_else(|| ApiError::not_found("teamId", "team"))?,
             ),
             None => None,
         };

@@ -147,8 +147,12 @@ impl ObserveRequest {
             r#type: kind.to_owned(),
             outcome: if codes.is_empty() { "ok" } else { "error" }.to_owned(),
         };
+        // Over WebSocket, the connection counts the codes of every error it sends, including
+        // errors that reach no hook, such as a subscription's errors and rejected documents.
+        let over_http = self.seen().span.is_some();
+        let counted: &[String] = if over_http { &codes } else { &[] };
         self.metrics
-            .record_operation(&labels, started.elapsed(), &codes);
+            .record_operation(&labels, started.elapsed(), counted);
     }
 }
 

@@ -7,6 +7,7 @@
 use super::context::ContextExt;
 use super::error::{ApiError, store_failure};
 use super::ids::{Typed, decode_argument};
+use super::loaders::Loaders;
 use super::objects::comment::Comment;
 use super::objects::cycle::Cycle;
 use super::objects::enums::{KpiHealth, PaceStatus};
@@ -90,6 +91,38 @@ impl ScopeFilter {
         })
     }
 
+    /// Rejects a scope id that names no record of the organization, so that a mistyped or
+    /// foreign id fails at once instead of receiving nothing.
+    async fn check_exists(&self, ctx: &Context<'_>) -> Result<(), ApiError> {
+        async fn exists<K, V>(ctx: &Context<'_>, id: Option<K>) -> Result<bool, ApiError>
+        where
+            K: Send + Sync + std::hash::Hash + Eq + Clone + 'static,
+            V: Send + Sync + Clone + 'static,
+            Loaders: async_graphql::dataloader::Loader<K, Value = V, Error = ApiError>,
+        {
+            match id {
+                Some(id) => Ok(ctx.loader()?.load_one(id).await?.is_some()),
+                None => Ok(true),
+            }
+        }
+        if !exists::<_, model::Team>(ctx, self.team_id).await? {
+            return Err(ApiError::not_found("scope.teamId", "team"));
+        }
+        if !exists::<_, model::Cycle>(ctx, self.cycle_id).await? {
+            return Err(ApiError::not_found("scope.cycleId", "cycle"));
+        }
+        if !exists::<_, model::Objective>(ctx, self.objective_id).await? {
+            return Err(ApiError::not_found("scope.objectiveId", "objective"));
+        }
+        if !exists::<_, model::KeyResult>(ctx, self.key_result_id).await? {
+            return Err(ApiError::not_found("scope.keyResultId", "key result"));
+        }
+        if !exists::<_, model::Kpi>(ctx, self.kpi_id).await? {
+            return Err(ApiError::not_found("scope.kpiId", "KPI"));
+        }
+        Ok(())
+    }
+
     fn matches(&self, scope: &EventScope) -> bool {
         fn same<T: PartialEq>(wanted: Option<T>, actual: Option<T>) -> bool {
             wanted.is_none_or(|wanted| actual == Some(wanted))
@@ -115,6 +148,7 @@ async fn events(
 ) -> Result<impl Stream<Item = Arc<Event>> + use<>, ApiError> {
     let organization_id = ctx.read_scope()?;
     let filter = ScopeFilter::parse(scope)?;
+    filter.check_exists(ctx).await?;
     let store = ctx.store()?.clone();
     let hub = ctx
         .data::<Arc<EventHub>>()

@@ -69,7 +69,7 @@ fn api_error_response(
         ErrorKind::Forbidden => StatusCode::FORBIDDEN,
         ErrorKind::BadUserInput => StatusCode::BAD_REQUEST,
         ErrorKind::RateLimited => StatusCode::TOO_MANY_REQUESTS,
-        ErrorKind::Timeout => StatusCode::SERVICE_UNAVAILABLE,
+        ErrorKind::Timeout | ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         ErrorKind::NotFound => StatusCode::NOT_FOUND,
         ErrorKind::Conflict => StatusCode::CONFLICT,
         ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
@@ -97,15 +97,8 @@ fn is_request_error(response: &Response) -> bool {
         && response.errors.iter().all(|error| error.path.is_empty())
 }
 
-/// Adds the request id to every error, so a client can quote it.
 fn tag_errors(response: &mut Response, request_id: &str) {
-    crate::graphql::error::tag_missing_codes(&mut response.errors);
-    for error in &mut response.errors {
-        error
-            .extensions
-            .get_or_insert_with(Default::default)
-            .set("requestId", request_id);
-    }
+    crate::graphql::error::tag_errors(&mut response.errors, request_id);
 }
 
 fn graphql_response(

@@ -32,8 +32,10 @@ pub const FEED_CAPACITY: usize = 1_024;
 /// A message of a feed to its subscribers.
 #[derive(Debug)]
 pub enum FeedItem {
-    /// A result, serialized as the payload of a `next` message.
+    /// A result without errors, serialized as the payload of a `next` message.
     Payload(String),
+    /// A result with errors, which each subscriber tags with its own connection's id.
+    Response(Response),
     /// The errors that ended the operation before its first result.
     Failed(Vec<ServerError>),
     /// The operation ended.
@@ -173,14 +175,17 @@ async fn run(
 ) {
     let mut first = true;
     let last = loop {
-        let Some(mut response) = responses.next().await else {
+        let Some(response) = responses.next().await else {
             break FeedItem::Done;
         };
-        crate::graphql::error::tag_missing_codes(&mut response.errors);
         if first && super::fails_before_start(&response) {
             break FeedItem::Failed(response.errors);
         }
         first = false;
+        if !response.errors.is_empty() {
+            let _ = sender.send(Arc::new(FeedItem::Response(response)));
+            continue;
+        }
         match serde_json::to_string(&response) {
             Ok(payload) => {
                 let _ = sender.send(Arc::new(FeedItem::Payload(payload)));

@@ -219,12 +219,14 @@ async fn serve(
                         }
                         let rate_key = principal.rate_key().unwrap_or_else(|| "anonymous-socket".to_owned());
                         if let Err(limited) = Box::pin(state.rate_limiter.check(&rate_key, 1)).await {
-                            let error = json!([{ "message": format!("rate limit exceeded (HEADWAY_RATE_LIMIT_PER_SECOND); retry after {} ms", limited.retry_after.as_millis()), "extensions": { "code": "RATE_LIMITED" } }]);
+                            state.metrics.record_errors(["RATE_LIMITED".to_owned()]);
+                            let error = json!([{ "message": format!("rate limit exceeded (HEADWAY_RATE_LIMIT_PER_SECOND); retry after {} ms", limited.retry_after.as_millis()), "extensions": { "code": "RATE_LIMITED", "requestId": handshake.request_id } }]);
                             if session.text(protocol.error(&id, &error)).await.is_err() { break None; }
                             continue;
                         }
                         if subscriptions.len() >= settings.max_subscriptions {
-                            let error = json!([{ "message": format!("this connection already has {} subscriptions, the maximum (HEADWAY_WS_MAX_SUBSCRIPTIONS)", settings.max_subscriptions), "extensions": { "code": "BAD_USER_INPUT" } }]);
+                            state.metrics.record_errors(["BAD_USER_INPUT".to_owned()]);
+                            let error = json!([{ "message": format!("this connection already has {} subscriptions, the maximum (HEADWAY_WS_MAX_SUBSCRIPTIONS)", settings.max_subscriptions), "extensions": { "code": "BAD_USER_INPUT", "requestId": handshake.request_id } }]);
                             if session.text(protocol.error(&id, &error)).await.is_err() { break None; }
                             continue;
                         }
@@ -243,17 +245,31 @@ async fn serve(
                 }
             }
             Some((id, message)) = subscriptions.next() => {
+                let request_id = handshake.request_id.as_str();
                 let text = match message {
-                    Outgoing::Failed(errors) => {
+                    Outgoing::Failed(mut errors) => {
                         subscriptions.remove(&id);
+                        report(&state, &mut errors, request_id);
                         protocol.error(&id, &errors)
                     }
-                    Outgoing::Response(response) => protocol.response(&id, &response),
+                    Outgoing::Response(mut response) => {
+                        report(&state, &mut response.errors, request_id);
+                        protocol.response(&id, &response)
+                    }
                     Outgoing::Shared(item) => match item.as_ref() {
                         FeedItem::Payload(payload) => protocol.response_text(&id, payload),
+                        FeedItem::Response(shared) => {
+                            let mut response = Response::new(shared.data.clone());
+                            response.extensions.clone_from(&shared.extensions);
+                            response.errors.clone_from(&shared.errors);
+                            report(&state, &mut response.errors, request_id);
+                            protocol.response(&id, &response)
+                        }
                         FeedItem::Failed(errors) => {
                             subscriptions.remove(&id);
-                            protocol.error(&id, errors)
+                            let mut errors = errors.clone();
+                            report(&state, &mut errors, request_id);
+                            protocol.error(&id, &errors)
                         }
                         FeedItem::Done => {
                             subscriptions.remove(&id);
@@ -334,6 +350,18 @@ impl Credentials {
                 .or_else(|| handshake.organization.clone()),
         }
     }
+}
+
+/// Gives the errors of a message for the client their codes and the connection's request
+/// id, and counts them in the metrics.
+fn report(state: &AppState, errors: &mut [ServerError], request_id: &str) {
+    if errors.is_empty() {
+        return;
+    }
+    crate::graphql::error::tag_errors(errors, request_id);
+    state
+        .metrics
+        .record_errors(errors.iter().map(crate::graphql::error::code_of));
 }
 
 /// Resolves the principal of a connection's credentials at the current time.
@@ -425,8 +453,7 @@ fn poll_own(
     cx: &mut Context<'_>,
 ) -> Poll<Outgoing> {
     Poll::Ready(match ready!(responses.poll_next_unpin(cx)) {
-        Some(mut response) => {
-            crate::graphql::error::tag_missing_codes(&mut response.errors);
+        Some(response) => {
             if !started && fails_before_start(&response) {
                 Outgoing::Failed(response.errors)
             } else {
@@ -478,7 +505,7 @@ impl Stream for Operation {
         match &outgoing {
             Outgoing::Response(_) => this.started = true,
             Outgoing::Shared(item) => match item.as_ref() {
-                FeedItem::Payload(_) => this.started = true,
+                FeedItem::Payload(_) | FeedItem::Response(_) => this.started = true,
                 FeedItem::Failed(_) | FeedItem::Done => this.finished = true,
             },
             Outgoing::Failed(_) | Outgoing::Done => this.finished = true,
