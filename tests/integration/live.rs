@@ -468,6 +468,11 @@ async fn protocol_violations_close_with_their_codes() {
         4429,
         "a second connection_init"
     );
+
+    // The server answers a client's close frame with the same status code.
+    let mut client = WsClient::authenticated(&server.url, &ada.token).await;
+    client.close(4000, "done").await;
+    assert_eq!(client.close_code(WAIT).await, 4000, "the echoed close code");
 }
 
 #[tokio::test]

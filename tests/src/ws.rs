@@ -69,6 +69,15 @@ impl WsClient {
             .unwrap();
     }
 
+    /// Starts the closing handshake with `code`.
+    pub async fn close(&mut self, code: u16, reason: &str) {
+        let frame = tokio_tungstenite::tungstenite::protocol::CloseFrame {
+            code: CloseCode::from(code),
+            reason: reason.to_owned().into(),
+        };
+        self.socket.send(Message::Close(Some(frame))).await.unwrap();
+    }
+
     /// Starts an operation with `graphql-transport-ws`.
     pub async fn subscribe(&mut self, id: &str, query: &str, variables: Value) {
         self.send(json!({ "id": id, "type": "subscribe", "payload": { "query": query, "variables": variables } }))

@@ -162,7 +162,9 @@ async fn serve(
                     }
                     Some(Ok(Message::Pong(_))) => continue,
                     Some(Ok(Message::Binary(_))) => break Some(close(4400, "binary messages are not part of the protocol")),
-                    Some(Ok(Message::Close(_))) | None => break None,
+                    // The closing handshake echoes the client's status code.
+                    Some(Ok(Message::Close(reason))) => break reason,
+                    None => break None,
                     Some(Ok(Message::Continuation(_) | Message::Nop)) => continue,
                     Some(Err(ProtocolError::Overflow)) => break Some(CloseReason {
                         code: CloseCode::Size,
