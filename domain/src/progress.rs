@@ -8,7 +8,6 @@ use crate::model::{CycleState, KeyResultType, Measure, ObjectiveKind};
 use crate::values::{CheckInCadence, Grade, MetricValue, TimeZone, Weight};
 use chrono::{DateTime, Duration, LocalResult, NaiveDate, TimeZone as _, Utc};
 use rust_decimal::Decimal;
-use rust_decimal::prelude::ToPrimitive;
 use serde::{Deserialize, Serialize};
 
 /// Clamps a ratio to [0, 1].
@@ -16,9 +15,11 @@ pub fn clamp_unit(ratio: Decimal) -> Decimal {
     ratio.clamp(Decimal::ZERO, Decimal::ONE)
 }
 
-/// Converts a decimal figure to a float for output.
+/// Converts a decimal figure to the nearest float for output. Parsing the decimal's text
+/// rounds correctly, while `ToPrimitive::to_f64` of rust_decimal 1 can land one float
+/// away, as 0.33333333333333337 for 1/3.
 pub fn to_f64(value: Decimal) -> f64 {
-    value.to_f64().unwrap_or(0.0)
+    value.to_string().parse().unwrap_or(0.0)
 }
 
 /// The unclamped progress ratio of a key result at `current`.
@@ -253,6 +254,15 @@ impl Milestones {
         }
         (reached, new)
     }
+}
+
+/// Returns the key-result milestones that a definition meets before any check-in, such as all
+/// four for a STAY_AT_OR_ABOVE key result that starts at its threshold. They count as
+/// reached without an event, because no check-in crossed them.
+pub fn key_result_milestones_met(progress: Decimal) -> Milestones {
+    Milestones::default()
+        .reach(progress, &KEY_RESULT_MILESTONES)
+        .0
 }
 
 /// A key result's score at cycle close: the manual grade when an owner set one, else its
@@ -586,6 +596,15 @@ mod tests {
             cadence,
             at("2026-01-09T00:00:00Z")
         ));
+    }
+
+    #[test]
+    fn float_output_is_nearest() {
+        let third = Decimal::ONE / Decimal::from(3);
+        assert_eq!(to_f64(third), 1.0 / 3.0);
+        assert_eq!(to_f64(Decimal::from(2) / Decimal::from(3)), 2.0 / 3.0);
+        assert_eq!(to_f64(Decimal::new(7, 1)), 0.7);
+        assert_eq!(to_f64(Decimal::from(-5) / Decimal::from(4)), -1.25);
     }
 
     #[test]

@@ -253,7 +253,7 @@ impl Store {
             current_check_in_id: Set(None),
             current_observed_at: Set(None),
             latest_confidence: Set(None),
-            milestones: Set(0),
+            milestones: Set(i16::from(progress::key_result_milestones_met(ratio).bits())),
             external_key: Set(input.external_key.map(ExternalKey::into_inner)),
             version: Set(1),
             created_at: Set(tx.now),
@@ -349,6 +349,11 @@ impl Store {
         update.target_value = Set(measure.target().to_string());
         update.current_value = Set(current_value.to_string());
         update.progress_ratio = Set(new_ratio.normalize().to_string());
+        // A new definition can meet milestones without a check-in; they count as reached.
+        let milestones =
+            progress::Milestones::from_bits(u8::try_from(before.milestones).unwrap_or_default());
+        let (milestones, _) = milestones.reach(new_ratio, &progress::KEY_RESULT_MILESTONES);
+        update.milestones = Set(i16::from(milestones.bits()));
         update.unit = Set(unit.kind().as_str().to_owned());
         update.currency_code = Set(unit.currency().map(|code| code.as_str().to_owned()));
         if let Some(weight) = changes.weight {

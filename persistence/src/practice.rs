@@ -171,6 +171,7 @@ async fn copy_objective(
     for row in key_results {
         let measure = convert::key_result(row.clone())?.measure;
         let start = measure.start();
+        let ratio = progress::key_result_ratio(&measure, start);
         let external_key = if plan.transfer_external_keys && row.external_key.is_some() {
             // The key is unique, so the source gives it up first.
             let before = row.clone();
@@ -208,9 +209,7 @@ async fn copy_objective(
             start_value: Set(row.start_value.clone()),
             target_value: Set(row.target_value.clone()),
             current_value: Set(start.to_string()),
-            progress_ratio: Set(progress::key_result_ratio(&measure, start)
-                .normalize()
-                .to_string()),
+            progress_ratio: Set(ratio.normalize().to_string()),
             weight: Set(row.weight.clone()),
             kpi_id: Set(row.kpi_id),
             manual_grade: Set(None),
@@ -219,7 +218,7 @@ async fn copy_objective(
             current_check_in_id: Set(None),
             current_observed_at: Set(None),
             latest_confidence: Set(None),
-            milestones: Set(0),
+            milestones: Set(i16::from(progress::key_result_milestones_met(ratio).bits())),
             external_key: Set(external_key),
             version: Set(1),
             created_at: Set(tx.now),

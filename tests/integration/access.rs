@@ -959,6 +959,26 @@ async fn abusive_requests_hit_named_limits() {
     );
     still_answers(&server, &owner.token).await;
 
+    // Introspection does not count towards the depth, but its lists may nest only three
+    // levels, so that no introspection response grows to megabytes.
+    let mut blow_up = String::from("name");
+    for _ in 0..8 {
+        blow_up = format!("fields {{ type {{ {blow_up} }} }}");
+    }
+    let introspection = format!("{{ __schema {{ types {{ {blow_up} }} }} }}");
+    let (status, body) = raw(
+        &server,
+        &owner.token,
+        json!({ "query": introspection }).to_string(),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body.contains("nests list fields") && body.contains("the maximum is 3"),
+        "{body}"
+    );
+    still_answers(&server, &owner.token).await;
+
     let wide =
         "{ objectives(first: 100) { nodes { keyResults(first: 100) { nodes { id title } } } } }";
     let (status, body) = raw(&server, &owner.token, json!({ "query": wide }).to_string()).await;

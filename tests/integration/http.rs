@@ -128,15 +128,38 @@ async fn request_shapes_rejected() {
     )
     .await;
     assert_eq!(status, 400, "{body}");
-    assert!(body.contains("not a GraphQL request in JSON"), "{body}");
-    let (status, _, body) = send(
-        &server,
-        Some("application/json"),
-        Some("application/json"),
-        r#"{"variables":{}}"#,
-    )
-    .await;
-    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("not valid JSON"), "{body}");
+
+    // Valid JSON of the wrong shape: the message names the member and its type, in JSON
+    // terms rather than the server's type names.
+    for (request, expected) in [
+        (r#"{"variables":{}}"#, "the request has no query"),
+        (r#"{"query":null}"#, "query must be a string, not null"),
+        (
+            r#"{"query":"{ __typename }","variables":[1,2]}"#,
+            "variables must be an object or null, not a list",
+        ),
+        (
+            r#"{"query":"{ __typename }","operationName":7}"#,
+            "operationName must be a string or null, not a number",
+        ),
+        (
+            r#"[{"query":"{ __typename }"},5]"#,
+            "request 1: expected an object, got a number",
+        ),
+        ("[]", "the request has no query"),
+    ] {
+        let (status, _, body) = send(
+            &server,
+            Some("application/json"),
+            Some("application/json"),
+            request,
+        )
+        .await;
+        assert_eq!(status, 400, "{request}: {body}");
+        assert!(body.contains(expected), "{request}: {body}");
+        assert!(!body.contains("untagged"), "{request}: {body}");
+    }
 }
 
 #[tokio::test]

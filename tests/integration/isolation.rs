@@ -489,6 +489,10 @@ async fn other_organizations_ids_read_like_missing_ones() {
                     !text.contains(MARKER),
                     "{principal} saw the other organization's data: {text}"
                 );
+                assert!(
+                    !text.contains("\"INTERNAL\""),
+                    "{principal} probing {id} with {document} failed inside the server: {text}"
+                );
                 compared += 1;
             }
         }

@@ -260,6 +260,27 @@ async fn milestones_arrive_once_each() {
     assert_eq!(objective_milestones.len(), 1);
     assert_eq!(objective_milestones[0].1, 100);
     assert_eq!(objective_milestones[0].2, json!(objective));
+
+    // A key result whose definition already meets its threshold crossed no milestone, at
+    // its creation or at a check-in that keeps it there.
+    let data = server
+        .mutate(
+            &ada.token,
+            "createKeyResult",
+            "mutation($input: CreateKeyResultInput!) { createKeyResult(input: $input) { keyResult { id progress } userErrors { message } } }",
+            json!({ "input": { "objectiveId": objective, "title": "Uptime at 99", "type": "STAY_AT_OR_ABOVE", "startValue": "99.5", "targetValue": "99", "unit": "PERCENT" } }),
+        )
+        .await;
+    let kept = data["keyResult"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(data["keyResult"]["progress"], 1.0);
+    check_in(&server, &ada, &kept, "99.7").await;
+    while let Some(message) = client.next_message(Duration::from_millis(700)).await {
+        let event = &message["payload"]["data"]["activity"];
+        assert_ne!(
+            event["type"], "MILESTONE_REACHED",
+            "a milestone fired without a crossing: {event}"
+        );
+    }
 }
 
 /// Reads `/metrics` until `subscriptions` and `feeds` show, or fails after `WAIT`.
@@ -469,7 +490,7 @@ async fn protocol_violations_close_with_their_codes() {
         "a second connection_init"
     );
 
-    // The server answers a client's close frame with the same status code.
+    // The server replies to a client's close frame with the same status code.
     let mut client = WsClient::authenticated(&server.url, &ada.token).await;
     client.close(4000, "done").await;
     assert_eq!(client.close_code(WAIT).await, 4000, "the echoed close code");

@@ -8,6 +8,7 @@ use super::objects::cycle::Cycle;
 use super::objects::key_result::KeyResult;
 use super::objects::kpi::Kpi;
 use super::objects::objective::Objective;
+use super::objects::require_existing;
 use super::objects::team::Team;
 use super::scalars::{Date, Decimal};
 use super::subscription::{ActivityEvent, ActivityEventType};
@@ -20,8 +21,8 @@ use headway_domain::kpi::KpiHealth as DomainHealth;
 use headway_domain::model::{self, CycleState, ObjectiveState};
 use headway_domain::progress::{self, CycleWindow, PaceStatus as DomainPace, ScoreBand};
 use headway_domain::series;
+use headway_persistence::SortCursor;
 use headway_persistence::practice::ActivityFilter;
-use headway_persistence::{SortCursor, Store};
 use std::collections::HashMap;
 
 /// The maximum number of key results that needsAttention returns.
@@ -368,19 +369,20 @@ pub fn activity_types(types: Option<Vec<ActivityEventType>>) -> Option<Vec<Strin
 }
 
 async fn team_ids(
-    store: &Store,
+    ctx: &Context<'_>,
     organization_id: OrganizationId,
     team: Option<TeamId>,
 ) -> Result<Option<Vec<TeamId>>, ApiError> {
-    match team {
-        Some(team_id) => Ok(Some(
-            store
-                .team_subtree(organization_id, team_id)
-                .await
-                .map_err(store_failure)?,
-        )),
-        None => Ok(None),
-    }
+    let Some(team_id) = team else {
+        return Ok(None);
+    };
+    require_existing::<_, model::Team>(ctx, "teamId", "team", Some(team_id)).await?;
+    Ok(Some(
+        ctx.store()?
+            .team_subtree(organization_id, team_id)
+            .await
+            .map_err(store_failure)?,
+    ))
 }
 
 /// Loads the cycles an insight covers: the given one, or every active cycle.
@@ -390,7 +392,10 @@ async fn cycles(
 ) -> Result<Vec<(model::Cycle, CycleWindow)>, ApiError> {
     let organization_id = ctx.read_scope()?;
     let ids: Vec<CycleId> = match cycle {
-        Some(id) => vec![id],
+        Some(id) => {
+            require_existing::<_, model::Cycle>(ctx, "cycleId", "cycle", Some(id)).await?;
+            vec![id]
+        }
         None => ctx
             .store()?
             .cycles_in_state(organization_id, CycleState::Active)
@@ -447,7 +452,7 @@ impl InsightQueries {
         let objectives: HashMap<ObjectiveId, model::Objective>;
         let key_results = if let Some(team_id) = team_id {
             let team_id = decode::<TeamId>("teamId", &team_id)?;
-            let teams = team_ids(store, organization_id, Some(team_id)).await?;
+            let teams = team_ids(ctx, organization_id, Some(team_id)).await?;
             let rows = store
                 .objectives_of_cycles(organization_id, &cycle_ids, teams.as_deref())
                 .await
@@ -575,7 +580,7 @@ impl InsightQueries {
         let now = ctx.now()?;
         let expected = window.expected_progress(now);
         let cadence = ctx.organization().await?.settings.check_in_cadence;
-        let teams = team_ids(store, organization_id, team_id).await?;
+        let teams = team_ids(ctx, organization_id, team_id).await?;
         let objectives: Vec<model::Objective> = store
             .objectives_of_cycles(organization_id, &[cycle_id], teams.as_deref())
             .await
@@ -659,7 +664,7 @@ impl InsightQueries {
             .map(|id| decode::<TeamId>("teamId", &id))
             .transpose()?;
         let store = ctx.store()?;
-        let teams = team_ids(store, organization_id, team_id).await?;
+        let teams = team_ids(ctx, organization_id, team_id).await?;
         let kpis = store
             .kpis_of_teams(organization_id, teams.as_deref())
             .await
@@ -712,6 +717,8 @@ impl InsightQueries {
             }
             (None, Some(root)) => {
                 let root = decode::<ObjectiveId>("rootId", &root)?;
+                require_existing::<_, model::Objective>(ctx, "rootId", "objective", Some(root))
+                    .await?;
                 store
                     .objectives_by_ids(organization_id, &[root])
                     .await
@@ -722,6 +729,7 @@ impl InsightQueries {
             }
             (Some(cycle), None) => {
                 let cycle = decode::<CycleId>("cycleId", &cycle)?;
+                require_existing::<_, model::Cycle>(ctx, "cycleId", "cycle", Some(cycle)).await?;
                 let in_cycle = store
                     .objectives_of_cycles(organization_id, &[cycle], None)
                     .await
@@ -797,7 +805,7 @@ impl InsightQueries {
             .map(|id| decode::<TeamId>("teamId", &id))
             .transpose()?;
         let filter = ActivityFilter {
-            team_ids: team_ids(ctx.store()?, organization_id, team_id).await?,
+            team_ids: team_ids(ctx, organization_id, team_id).await?,
             cycle_id: cycle_id
                 .map(|id| decode::<CycleId>("cycleId", &id))
                 .transpose()?,
@@ -809,6 +817,21 @@ impl InsightQueries {
                 .transpose()?,
             event_types: activity_types(types),
         };
+        require_existing::<_, model::Cycle>(ctx, "cycleId", "cycle", filter.cycle_id).await?;
+        require_existing::<_, model::Objective>(
+            ctx,
+            "objectiveId",
+            "objective",
+            filter.objective_id,
+        )
+        .await?;
+        require_existing::<_, model::KeyResult>(
+            ctx,
+            "keyResultId",
+            "key result",
+            filter.key_result_id,
+        )
+        .await?;
         activity_connection(ctx, filter, first, after, last, before).await
     }
 }

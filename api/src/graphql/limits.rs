@@ -3,7 +3,10 @@
 //! Depth and aliases are counted on the parsed document; complexity comes from
 //! async-graphql's validation, where every field costs 1 and a connection multiplies the
 //! cost of its selection by its page size. Introspection fields do not count towards the
-//! depth, so that standard clients can read the schema.
+//! depth, so that standard clients can read the schema. Instead, list fields of
+//! introspection (`types`, `fields`, `args` and the like) may nest at most
+//! [`MAX_INTROSPECTION_LIST_NESTING`] levels, which bounds the size of any introspection
+//! response: each level multiplies it by the number of types or fields.
 
 use async_graphql::parser::types::{
     DocumentOperations, ExecutableDocument, FragmentDefinition, OperationDefinition, OperationType,
@@ -33,6 +36,70 @@ fn limit_error(message: String, limit: &str, value: usize) -> ServerError {
 }
 
 type Fragments = HashMap<Name, Positioned<FragmentDefinition>>;
+
+/// The maximum nesting of introspection list fields. The introspection query of
+/// graphql-js 16, which GraphiQL sends, nests three (`types`, `fields`, `args`).
+pub const MAX_INTROSPECTION_LIST_NESTING: usize = 3;
+
+/// The fields of the introspection types that return lists of types, fields or values.
+const INTROSPECTION_LISTS: [&str; 8] = [
+    "types",
+    "fields",
+    "args",
+    "inputFields",
+    "interfaces",
+    "possibleTypes",
+    "enumValues",
+    "directives",
+];
+
+/// Returns the deepest nesting of introspection list fields below `selection_set`.
+/// `inside` is true when the walk is already below `__schema` or `__type`.
+fn introspection_nesting(
+    selection_set: &SelectionSet,
+    fragments: &Fragments,
+    inside: bool,
+    guard: usize,
+) -> usize {
+    if guard == 0 {
+        return usize::MAX / 2;
+    }
+    selection_set
+        .items
+        .iter()
+        .map(|selection| match &selection.node {
+            Selection::Field(field) => {
+                let name = field.node.name.node.as_str();
+                let entering = matches!(name, "__schema" | "__type");
+                let inside = inside || entering;
+                let own = usize::from(inside && INTROSPECTION_LISTS.contains(&name));
+                own + introspection_nesting(
+                    &field.node.selection_set.node,
+                    fragments,
+                    inside,
+                    guard - 1,
+                )
+            }
+            Selection::InlineFragment(fragment) => introspection_nesting(
+                &fragment.node.selection_set.node,
+                fragments,
+                inside,
+                guard - 1,
+            ),
+            Selection::FragmentSpread(spread) => fragments
+                .get(&spread.node.fragment_name.node)
+                .map_or(0, |fragment| {
+                    introspection_nesting(
+                        &fragment.node.selection_set.node,
+                        fragments,
+                        inside,
+                        guard - 1,
+                    )
+                }),
+        })
+        .max()
+        .unwrap_or(0)
+}
 
 /// Rejects a subscription that selects more than one root field, which the GraphQL
 /// specification forbids (Single Root Field): each subscription is one event stream.
@@ -234,6 +301,32 @@ impl QueryLimits {
                 limits.max_depth,
             ));
         }
+        let nesting = operations
+            .iter()
+            .map(|selection_set| {
+                introspection_nesting(
+                    selection_set,
+                    &document.fragments,
+                    false,
+                    FRAGMENT_WALK_LIMIT,
+                )
+            })
+            .max()
+            .unwrap_or(0);
+        if nesting > MAX_INTROSPECTION_LIST_NESTING {
+            return Err(limit_error(
+                format!(
+                    "the introspection query nests list fields (types, fields, args and the like) {} levels deep; the maximum is {MAX_INTROSPECTION_LIST_NESTING}",
+                    if nesting >= usize::MAX / 4 {
+                        "more than 256".to_owned()
+                    } else {
+                        nesting.to_string()
+                    }
+                ),
+                "maxIntrospectionListNesting",
+                MAX_INTROSPECTION_LIST_NESTING,
+            ));
+        }
         let alias_count: usize = operations
             .iter()
             .map(|selection_set| aliases(selection_set))
@@ -280,6 +373,38 @@ mod tests {
 
     fn roots(query: &str) -> Result<(), ServerError> {
         check_subscription_roots(&async_graphql::parser::parse_query(query).unwrap())
+    }
+
+    fn nesting(query: &str) -> usize {
+        let document = async_graphql::parser::parse_query(query).unwrap();
+        let DocumentOperations::Single(operation) = &document.operations else {
+            panic!("one operation expected");
+        };
+        introspection_nesting(
+            &operation.node.selection_set.node,
+            &document.fragments,
+            false,
+            FRAGMENT_WALK_LIMIT,
+        )
+    }
+
+    #[test]
+    fn introspection_list_nesting() {
+        let standard = "{ __schema { types { ...FullType } directives { args { name } } } } fragment FullType on __Type { fields(includeDeprecated: true) { args { ...InputValue } type { ...TypeRef } } inputFields { ...InputValue } interfaces { ...TypeRef } enumValues { name } possibleTypes { ...TypeRef } } fragment InputValue on __InputValue { type { ...TypeRef } } fragment TypeRef on __Type { kind name ofType { kind name ofType { kind name ofType { kind name } } } }";
+        assert_eq!(nesting(standard), 3);
+        assert_eq!(nesting("{ viewer { role } }"), 0);
+        assert_eq!(
+            nesting(
+                "{ __schema { types { fields { type { fields { type { fields { name } } } } } } } }"
+            ),
+            4
+        );
+        assert_eq!(
+            nesting(
+                "{ __type(name: \"Query\") { fields { type { fields { type { fields { name } } } } } } }"
+            ),
+            3
+        );
     }
 
     #[test]

@@ -7,14 +7,13 @@
 use super::context::ContextExt;
 use super::error::{ApiError, store_failure};
 use super::ids::{Typed, decode_argument};
-use super::loaders::Loaders;
 use super::objects::comment::Comment;
 use super::objects::cycle::Cycle;
 use super::objects::enums::{KpiHealth, PaceStatus};
 use super::objects::key_result::{CheckIn, KeyResult};
 use super::objects::kpi::{Kpi, KpiMeasurement};
-use super::objects::load_one;
 use super::objects::objective::Objective;
+use super::objects::{load_one, require_existing};
 use super::scalars::{DateTime, Decimal};
 use crate::live::EventHub;
 use async_graphql::{
@@ -94,33 +93,23 @@ impl ScopeFilter {
     /// Rejects a scope id that names no record of the organization, so that a mistyped or
     /// foreign id fails at once instead of receiving nothing.
     async fn check_exists(&self, ctx: &Context<'_>) -> Result<(), ApiError> {
-        async fn exists<K, V>(ctx: &Context<'_>, id: Option<K>) -> Result<bool, ApiError>
-        where
-            K: Send + Sync + std::hash::Hash + Eq + Clone + 'static,
-            V: Send + Sync + Clone + 'static,
-            Loaders: async_graphql::dataloader::Loader<K, Value = V, Error = ApiError>,
-        {
-            match id {
-                Some(id) => Ok(ctx.loader()?.load_one(id).await?.is_some()),
-                None => Ok(true),
-            }
-        }
-        if !exists::<_, model::Team>(ctx, self.team_id).await? {
-            return Err(ApiError::not_found("scope.teamId", "team"));
-        }
-        if !exists::<_, model::Cycle>(ctx, self.cycle_id).await? {
-            return Err(ApiError::not_found("scope.cycleId", "cycle"));
-        }
-        if !exists::<_, model::Objective>(ctx, self.objective_id).await? {
-            return Err(ApiError::not_found("scope.objectiveId", "objective"));
-        }
-        if !exists::<_, model::KeyResult>(ctx, self.key_result_id).await? {
-            return Err(ApiError::not_found("scope.keyResultId", "key result"));
-        }
-        if !exists::<_, model::Kpi>(ctx, self.kpi_id).await? {
-            return Err(ApiError::not_found("scope.kpiId", "KPI"));
-        }
-        Ok(())
+        require_existing::<_, model::Team>(ctx, "scope.teamId", "team", self.team_id).await?;
+        require_existing::<_, model::Cycle>(ctx, "scope.cycleId", "cycle", self.cycle_id).await?;
+        require_existing::<_, model::Objective>(
+            ctx,
+            "scope.objectiveId",
+            "objective",
+            self.objective_id,
+        )
+        .await?;
+        require_existing::<_, model::KeyResult>(
+            ctx,
+            "scope.keyResultId",
+            "key result",
+            self.key_result_id,
+        )
+        .await?;
+        require_existing::<_, model::Kpi>(ctx, "scope.kpiId", "KPI", self.kpi_id).await
     }
 
     fn matches(&self, scope: &EventScope) -> bool {

@@ -233,12 +233,74 @@ pub async fn post(
                 response_type,
                 StatusCode::BAD_REQUEST,
                 ErrorKind::BadUserInput,
-                &format!("the body is not a GraphQL request in JSON: {error}"),
+                &describe_invalid_body(&body, &error),
                 &request_id,
             );
         }
     };
     execute(&request, state, response_type, batch, request_id).await
+}
+
+/// Explains why a body is no GraphQL request: invalid JSON, or the member of the request
+/// object that has the wrong type. serde's own message for the request type names Rust
+/// types, so it is not shown.
+fn describe_invalid_body(body: &[u8], error: &serde_json::Error) -> String {
+    let value: serde_json::Value = match serde_json::from_slice(body) {
+        Ok(value) => value,
+        Err(_) => return format!("the body is not valid JSON: {error}"),
+    };
+    let problem = match &value {
+        serde_json::Value::Array(items) if items.is_empty() => {
+            "a batch must contain at least one request".to_owned()
+        }
+        serde_json::Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(index, item)| {
+                request_object_problem(item).map(|problem| format!("request {index}: {problem}"))
+            })
+            .unwrap_or_else(|| "a request of the batch is invalid".to_owned()),
+        single => request_object_problem(single)
+            .unwrap_or_else(|| "the request object is invalid".to_owned()),
+    };
+    format!(
+        "the body is not a GraphQL request: {problem}; send {{\"query\": string, \"variables\": object, \"operationName\": string}} or a list of such objects"
+    )
+}
+
+/// Names the first member of a request object with the wrong type.
+fn request_object_problem(value: &serde_json::Value) -> Option<String> {
+    use serde_json::Value;
+    let Value::Object(members) = value else {
+        return Some(format!("expected an object, got {}", json_type(value)));
+    };
+    let expect = |name: &str, allowed: &[&str]| -> Option<String> {
+        let member = members.get(name)?;
+        let kind = json_type(member);
+        (!allowed.contains(&kind))
+            .then(|| format!("{name} must be {}, not {kind}", allowed.join(" or ")))
+    };
+    match members.get("query") {
+        None => return Some("query is missing".to_owned()),
+        Some(query) if !query.is_string() => {
+            return Some(format!("query must be a string, not {}", json_type(query)));
+        }
+        Some(_) => {}
+    }
+    expect("variables", &["an object", "null"])
+        .or_else(|| expect("operationName", &["a string", "null"]))
+        .or_else(|| expect("extensions", &["an object", "null"]))
+}
+
+fn json_type(value: &serde_json::Value) -> &'static str {
+    match value {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "a list",
+        serde_json::Value::Object(_) => "an object",
+    }
 }
 
 /// `GET /graphql`: WebSocket upgrades, GraphiQL for browsers, and queries in the URL for

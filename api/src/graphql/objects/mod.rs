@@ -46,6 +46,28 @@ where
     }
 }
 
+/// Fails with `NOT_FOUND` on `argument` unless `id`, when given, names a record of the
+/// organization. Records of other organizations fail like ids that never existed.
+pub(crate) async fn require_existing<K, V>(
+    ctx: &Context<'_>,
+    argument: &str,
+    what: &str,
+    id: Option<K>,
+) -> Result<(), ApiError>
+where
+    K: Send + Sync + Hash + Eq + Clone + 'static,
+    V: Send + Sync + Clone + 'static,
+    Loaders: Loader<K, Value = V, Error = ApiError>,
+{
+    let Some(id) = id else {
+        return Ok(());
+    };
+    match ctx.loader()?.load_one(id).await? {
+        Some(_) => Ok(()),
+        None => Err(ApiError::not_found(argument, what)),
+    }
+}
+
 /// Loads a list of records by a parent key; an unknown parent has none.
 pub(crate) async fn load_list<K, V>(ctx: &Context<'_>, key: K) -> async_graphql::Result<Vec<V>>
 where
