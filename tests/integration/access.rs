@@ -359,6 +359,10 @@ async fn ingest_token_records_and_nothing_else() {
             "keyResult { checkIns { totalCount } }",
             "KeyResult.checkIns",
         ),
+        (
+            "keyResult { kpi { keyResults { title } } }",
+            "Kpi.keyResults",
+        ),
     ] {
         let query = format!(
             "mutation($id: ID!) {{ createCheckIn(input: {{ keyResultId: $id, value: \"5\" }}) {{ {selection} userErrors {{ message }} }} }}"

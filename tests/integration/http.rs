@@ -295,3 +295,23 @@ async fn request_id_in_errors() {
     assert_eq!(body["errors"][0]["extensions"]["requestId"], "trace-me-42");
     assert_eq!(body["errors"][0]["extensions"]["code"], "UNAUTHENTICATED");
 }
+
+#[tokio::test]
+async fn custom_scalar_wrong_type_is_bad_input() {
+    let server = TestServer::start().await;
+    let owner = server.sign_up("Ada").await;
+    for (document, variables) in [
+        (
+            "mutation($at: DateTime) { createCheckIn(input: { keyResultId: \"kr_00000000000000000000000000000000\", value: \"1\", observedAt: $at }) { userErrors { message } } }",
+            json!({ "at": 5 }),
+        ),
+        (
+            "mutation($value: Decimal) { createCheckIn(input: { keyResultId: \"kr_00000000000000000000000000000000\", value: $value }) { userErrors { message } } }",
+            json!({ "value": { "x": 1 } }),
+        ),
+    ] {
+        let (_, body) = server.post(Some(&owner.token), document, variables).await;
+        let code = &body["errors"][0]["extensions"]["code"];
+        assert_eq!(code, "BAD_USER_INPUT", "{document}: {body}");
+    }
+}

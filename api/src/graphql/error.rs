@@ -110,8 +110,11 @@ pub fn code_of(error: &async_graphql::ServerError) -> String {
         Some(async_graphql::Value::Enum(code)) => code.to_string(),
         _ if error.path.is_empty() => VALIDATION_FAILED.to_owned(),
         // async-graphql reports an argument that its scalar rejects while the field
-        // resolves, with this prefix and without a code.
-        _ if error.message.starts_with("Failed to parse \"") => {
+        // resolves, or a value of the wrong JSON type for a custom scalar, with these
+        // prefixes and without a code.
+        _ if error.message.starts_with("Failed to parse \"")
+            || error.message.starts_with("Expected input type \"") =>
+        {
             ErrorKind::BadUserInput.code().to_owned()
         }
         _ => ErrorKind::Internal.code().to_owned(),

@@ -7,7 +7,8 @@
 //! fields, which check its scopes themselves. Below them it may select the mutation
 //! payloads, user errors, and the scalar fields of the check-ins, measurements, key
 //! results and KPIs it changes. A field that leads to other records (owners, objectives,
-//! teams, lists) fails the whole request with FORBIDDEN, so that nothing is written.
+//! teams, or any list of those records, such as a KPI's key results) fails the whole
+//! request with FORBIDDEN, so that nothing is written.
 
 use super::context::{Permission, Principal, RequestState};
 use super::error::ApiError;
@@ -18,6 +19,10 @@ use async_graphql::parser::types::{
 use async_graphql::registry::Registry;
 use async_graphql::{Pos, ServerResult};
 use std::collections::HashSet;
+
+/// Records a token without the `read` scope may read back: only their own fields, and
+/// none of their lists, which lead to other records.
+const RECORDS_READ_BACK: &[&str] = &["CheckIn", "KpiMeasurement", "KeyResult", "Kpi"];
 
 /// Object types whose fields a token without the `read` scope may select, below the root.
 const READABLE_WITHOUT_READ_SCOPE: &[&str] = &[
@@ -61,11 +66,19 @@ struct Walk<'a> {
 struct Denied {
     parent: String,
     field: String,
+    /// The type the field returns, when the denial is at the operation's root.
+    root_type: Option<String>,
     pos: Pos,
 }
 
 impl<'a> Walk<'a> {
-    fn readable(&self, parent: &str, returned: &str) -> bool {
+    /// Checks whether a field of `parent` returning `field_type` (with list markers) may be
+    /// selected below the root.
+    fn readable(&self, parent: &str, field_type: &str) -> bool {
+        let returned = named_type(field_type);
+        if RECORDS_READ_BACK.contains(&parent) && field_type.contains('[') {
+            return false;
+        }
         READABLE_WITHOUT_READ_SCOPE.contains(&parent)
             && (READABLE_WITHOUT_READ_SCOPE.contains(&returned)
                 || self
@@ -95,10 +108,20 @@ impl<'a> Walk<'a> {
                         continue;
                     };
                     let returned = named_type(&meta.ty);
-                    if !root && !self.readable(parent, returned) {
+                    let has_selection = !field.node.selection_set.node.items.is_empty();
+                    let root_denied = root
+                        && has_selection
+                        && !READABLE_WITHOUT_READ_SCOPE.contains(&returned)
+                        && !self
+                            .registry
+                            .types
+                            .get(returned)
+                            .is_some_and(async_graphql::registry::MetaType::is_leaf);
+                    if root_denied || (!root && !self.readable(parent, &meta.ty)) {
                         return Err(Denied {
                             parent: parent.to_owned(),
                             field: name.to_owned(),
+                            root_type: root.then(|| returned.to_owned()),
                             pos: field.pos,
                         });
                     }
@@ -155,15 +178,28 @@ fn check_document(registry: &Registry, document: &ExecutableDocument) -> Result<
 
 /// Rejects a document that a token without the `read` scope may not run, before it runs.
 pub fn check(ctx: &ExtensionContext<'_>, document: &ExecutableDocument) -> ServerResult<()> {
-    if !ctx.data_opt::<RequestState>().is_some_and(lacks_read_scope) {
+    let Some(state) = ctx.data_opt::<RequestState>() else {
+        return Ok(());
+    };
+    if !lacks_read_scope(state) {
         return Ok(());
     }
+    let scopes = match &state.principal {
+        Principal::ApiToken(token) => token.scopes.to_text(),
+        Principal::Anonymous | Principal::User(_) => String::new(),
+    };
     check_document(&ctx.schema_env.registry, document).map_err(|denied| {
-        let error: async_graphql::Error = ApiError::forbidden(format!(
-            "{}.{} needs the read scope; a token with only the ingest scope selects only the scalar fields of the check-ins, measurements, key results and KPIs it changes, and user errors",
-            denied.parent, denied.field
-        ))
-        .into();
+        let message = match &denied.root_type {
+            Some(returned) => format!(
+                "{} returns {returned}, which this token's scopes ({scopes}) cannot read; without the read scope a token calls createCheckIn, recordCheckIns or recordKpiMeasurements",
+                denied.field
+            ),
+            None => format!(
+                "{}.{} needs the read scope; without it a token selects only mutation payloads, user errors and the scalar fields of the check-ins, measurements, key results and KPIs it changes",
+                denied.parent, denied.field
+            ),
+        };
+        let error: async_graphql::Error = ApiError::forbidden(message).into();
         error.into_server_error(denied.pos)
     })
 }
