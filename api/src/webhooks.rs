@@ -11,21 +11,23 @@
 //! - `Headway-Delivery-Id`, the same on every attempt of one delivery;
 //! - `Headway-Timestamp`, the Unix time of the attempt;
 //! - `Headway-Signature: v1=<hex>`, HMAC-SHA256 with the endpoint's secret over
-//!   `<timestamp>.<body>`.
+//!   `<timestamp>.<body>`. For a day after the secret changed, the header carries a second
+//!   `v1=` signature, with the previous secret: `v1=<new>,v1=<old>`.
 
 use crate::graphql::ids::{NodeKind, Typed, encode_event_id};
 use crate::metrics::Metrics;
 use chrono::{DateTime, Utc};
 use headway_domain::events::{Event, RecordKind};
 use headway_domain::webhooks::{
-    AllowedNetworks, AttemptVerdict, RetryPolicy, WebhookDelivery, WebhookEventType, WebhookUrl,
+    AddressClass, AllowedNetworks, AttemptVerdict, RetryPolicy, WebhookDelivery, WebhookEventType,
+    WebhookUrl,
 };
 use headway_persistence::webhooks::{AttemptRecord, AttemptResult, QueueWork, QueuedEvent};
 use headway_persistence::{Store, StoreError};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use std::collections::HashSet;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 use tokio::sync::{Notify, watch};
@@ -119,6 +121,50 @@ pub fn signature(secret: &str, timestamp: i64, body: &str) -> String {
     format!("v1={}", hex::encode(mac.finalize().into_bytes()))
 }
 
+/// Computes the signature header's value: the signature with `secret`, and while a
+/// previous secret still signs, a second one with it, comma-separated. Receivers accept a
+/// request when any `v1=` signature matches their secret.
+pub fn signature_header(
+    secret: &str,
+    previous_secret: Option<&str>,
+    timestamp: i64,
+    body: &str,
+) -> String {
+    let current = signature(secret, timestamp, body);
+    match previous_secret {
+        Some(previous) => format!("{current},{}", signature(previous, timestamp, body)),
+        None => current,
+    }
+}
+
+/// Explains why webhooks may not reach `address`, which `host` names or resolves to, or
+/// returns `None` when `allow` permits it.
+fn refusal(host: &str, address: IpAddr, allow: AllowedNetworks) -> Option<String> {
+    allow.check(address).err()?;
+    let class = AddressClass::of(address);
+    let subject = if host.trim_start_matches('[').trim_end_matches(']') == address.to_string() {
+        format!("The host {address} is")
+    } else {
+        format!("The host {host} resolves to {address}, which is")
+    };
+    let rule = match class {
+        AddressClass::Loopback => {
+            "Webhooks reach loopback addresses only when HEADWAY_WEBHOOK_ALLOW_NETWORKS includes loopback."
+        }
+        AddressClass::Private => {
+            "Webhooks reach private addresses only when HEADWAY_WEBHOOK_ALLOW_NETWORKS includes private."
+        }
+        AddressClass::LinkLocal => {
+            "Webhooks reach link-local addresses only when HEADWAY_WEBHOOK_ALLOW_NETWORKS includes link-local."
+        }
+        AddressClass::Reserved => {
+            "Webhooks never reach reserved addresses, whatever HEADWAY_WEBHOOK_ALLOW_NETWORKS allows."
+        }
+        AddressClass::Public => return None,
+    };
+    Some(format!("{subject} a {} address. {rule}", class.as_str()))
+}
+
 /// A target address that the configuration does not allow.
 #[derive(Debug)]
 struct Refused(String);
@@ -148,15 +194,10 @@ impl reqwest::dns::Resolve for GuardedResolver {
                 .into_iter()
                 .partition(|address| allow.check(address.ip()).is_ok());
             if allowed.is_empty() {
-                let reason = refused.first().map_or_else(
-                    || format!("{host} resolves to no address"),
-                    |address| {
-                        allow.check(address.ip()).err().map_or_else(
-                            || format!("{host} resolves to no allowed address"),
-                            |reason| format!("{host} resolves to {reason}"),
-                        )
-                    },
-                );
+                let reason = refused
+                    .first()
+                    .and_then(|address| refusal(&host, address.ip(), allow))
+                    .unwrap_or_else(|| format!("The host {host} resolves to no address."));
                 return Err(Box::new(Refused(reason)) as Box<dyn std::error::Error + Send + Sync>);
             }
             Ok(Box::new(allowed.into_iter()) as reqwest::dns::Addrs)
@@ -169,7 +210,7 @@ impl reqwest::dns::Resolve for GuardedResolver {
 /// deliveries fail until it does.
 pub async fn check_target(url: &WebhookUrl, allow: AllowedNetworks) -> Result<(), String> {
     if let Some(address) = url.ip_host() {
-        return allow.check(address);
+        return refusal(&address.to_string(), address, allow).map_or(Ok(()), Err);
     }
     let Ok(parsed) = url::Url::parse(url.as_str()) else {
         return Ok(());
@@ -193,16 +234,15 @@ pub async fn check_target(url: &WebhookUrl, allow: AllowedNetworks) -> Result<()
     {
         return Ok(());
     }
-    match allow.check(addresses[0].ip()) {
-        Ok(()) => Ok(()),
-        Err(reason) => Err(format!("{host} resolves to {reason}")),
-    }
+    refusal(host, addresses[0].ip(), allow).map_or(Ok(()), Err)
 }
 
 /// One outgoing request, as the sender needs it.
 pub struct Outgoing<'a> {
     pub url: &'a WebhookUrl,
     pub secret: &'a str,
+    /// The secret before the latest change, while it still signs beside `secret`.
+    pub previous_secret: Option<&'a str>,
     pub delivery_id: &'a str,
     pub event_id: &'a str,
     pub event_type: &'a str,
@@ -252,7 +292,7 @@ impl Sender {
                 error,
             };
         if let Some(address) = outgoing.url.ip_host()
-            && let Err(reason) = self.allow.check(address)
+            && let Some(reason) = refusal(&address.to_string(), address, self.allow)
         {
             return (
                 finish(None, None, Some(format!("refused: {reason}"))),
@@ -270,7 +310,12 @@ impl Sender {
             .header("Headway-Timestamp", timestamp.to_string())
             .header(
                 "Headway-Signature",
-                signature(outgoing.secret, timestamp, outgoing.body),
+                signature_header(
+                    outgoing.secret,
+                    outgoing.previous_secret,
+                    timestamp,
+                    outgoing.body,
+                ),
             )
             .body(outgoing.body.to_owned());
         match request.send().await {
@@ -610,6 +655,7 @@ impl EndpointSender {
             .send(&Outgoing {
                 url: &claimed.endpoint.url,
                 secret: &claimed.secret,
+                previous_secret: claimed.previous_secret.as_deref(),
                 delivery_id: &delivery_id,
                 event_id: &event_id,
                 event_type: &delivery.event_type,

@@ -4,6 +4,8 @@
 
 It listens on 127.0.0.1, verifies each request's Headway-Signature, drops replays older
 than five minutes and events it has already seen, prints each event, and responds with 204.
+For a day after the endpoint's secret changes, the header carries two signatures,
+`v1=<new>,v1=<old>`; a request is genuine when any of them matches this receiver's secret.
 """
 
 import hashlib
@@ -23,11 +25,11 @@ class Receiver(BaseHTTPRequestHandler):
     def do_POST(self):
         body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
         timestamp = self.headers.get("Headway-Timestamp", "")
-        signature = self.headers.get("Headway-Signature", "")
+        signatures = self.headers.get("Headway-Signature", "").split(",")
         expected = "v1=" + hmac.new(
             SECRET, timestamp.encode() + b"." + body, hashlib.sha256
         ).hexdigest()
-        if not hmac.compare_digest(expected, signature):
+        if not any(hmac.compare_digest(expected, s.strip()) for s in signatures):
             self.send_response(401)
             self.end_headers()
             return

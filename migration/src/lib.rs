@@ -9,6 +9,7 @@ mod m20261204_000001_core;
 mod m20261205_000002_access;
 mod m20261206_000003_webhooks;
 mod m20261207_000004_practice;
+mod m20261208_000005_webhook_secret_rotation;
 
 pub struct Migrator;
 
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000002_access::Migration),
             Box::new(m20261206_000003_webhooks::Migration),
             Box::new(m20261207_000004_practice::Migration),
+            Box::new(m20261208_000005_webhook_secret_rotation::Migration),
         ]
     }
 }

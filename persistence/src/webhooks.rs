@@ -34,6 +34,10 @@ pub const DISABLED_BY_ADMIN: &str = "DISABLED_BY_ADMIN";
 /// The endpoint failed too many attempts in a row.
 pub const TOO_MANY_FAILURES: &str = "TOO_MANY_FAILURES";
 
+/// How long the secret that an endpoint had before a change keeps signing deliveries
+/// beside the new one, in hours, so that receivers can switch without rejecting any.
+pub const SECRET_OVERLAP_HOURS: i64 = 24;
+
 /// An endpoint to register.
 #[derive(Clone, Debug)]
 pub struct NewWebhookEndpoint {
@@ -80,6 +84,25 @@ pub struct QueuedEvent {
 pub struct ClaimedEndpoint {
     pub endpoint: WebhookEndpoint,
     pub secret: String,
+    /// The secret before the latest change, while it still signs beside `secret`.
+    pub previous_secret: Option<String>,
+}
+
+impl ClaimedEndpoint {
+    /// Takes the secrets that sign at `now`: the current one, and the previous one until it
+    /// expires.
+    fn signing_at(row: webhook_endpoint::Model, now: DateTime<Utc>) -> Result<Self, StoreError> {
+        let previous_secret = match (row.previous_secret.clone(), row.previous_secret_expires_at) {
+            (Some(previous), Some(expires_at)) if expires_at > now => Some(previous),
+            _ => None,
+        };
+        let secret = row.secret.clone();
+        Ok(Self {
+            endpoint: endpoint(row)?,
+            secret,
+            previous_secret,
+        })
+    }
 }
 
 /// One finished HTTP request of a delivery.
@@ -220,6 +243,8 @@ impl Store {
             url: Set(input.url.as_str().to_owned()),
             description: Set(input.description.map(Description::into_inner)),
             secret: Set(input.secret.as_str().to_owned()),
+            previous_secret: Set(None),
+            previous_secret_expires_at: Set(None),
             event_types: Set(event_types_text(&input.event_types)),
             enabled: Set(input.enabled),
             disabled_reason: Set((!input.enabled).then(|| DISABLED_BY_ADMIN.to_owned())),
@@ -248,7 +273,8 @@ impl Store {
     }
 
     /// Changes an endpoint. Enabling it again clears its failure count, and it receives
-    /// the events it missed that are still in the outbox.
+    /// the events it missed that are still in the outbox. A new secret signs at once, and
+    /// the replaced one also signs for [`SECRET_OVERLAP_HOURS`].
     pub async fn update_webhook_endpoint(
         &self,
         actor: Actor,
@@ -265,9 +291,15 @@ impl Store {
         if let Some(description) = changes.description {
             update.description = Set(description.map(Description::into_inner));
         }
-        let secret_changed = changes.secret.is_some();
-        if let Some(secret) = changes.secret {
+        let secret_changed = changes
+            .secret
+            .as_ref()
+            .is_some_and(|secret| secret.as_str() != before.secret);
+        if let Some(secret) = changes.secret.filter(|_| secret_changed) {
             update.secret = Set(secret.as_str().to_owned());
+            update.previous_secret = Set(Some(before.secret.clone()));
+            update.previous_secret_expires_at =
+                Set(Some(tx.now + chrono::Duration::hours(SECRET_OVERLAP_HOURS)));
         }
         if let Some(types) = changes.event_types {
             update.event_types = Set(event_types_text(&types));
@@ -340,11 +372,7 @@ impl Store {
         .await?
         .filter(|row| row.archived_at.is_none())
         .ok_or_else(|| StoreError::not_found("id", "webhook endpoint"))?;
-        let secret = row.secret.clone();
-        Ok(ClaimedEndpoint {
-            endpoint: endpoint(row)?,
-            secret,
-        })
+        ClaimedEndpoint::signing_at(row, self.now())
     }
 
     /// Logs a test delivery that was already sent, with its one attempt.
@@ -391,7 +419,10 @@ impl Store {
             "testWebhookEndpoint",
             "WebhookEndpoint",
             row.id,
-            serde_json::json!({ "delivery": delivery_id, "status": status.as_str() }),
+            serde_json::json!({
+                "deliveryId": crate::audit::IdKind::WebhookDelivery.global_id(delivery_id),
+                "status": status.as_str(),
+            }),
         );
         tx.commit(self).await?;
         delivery(inserted)
@@ -731,11 +762,8 @@ impl Store {
         else {
             return Ok(None);
         };
-        let secret = row.secret.clone();
-        Ok(Some(ClaimedEndpoint {
-            endpoint: endpoint(row)?,
-            secret,
-        }))
+        // The previous secret expires by the store's clock, which also stamped the rotation.
+        ClaimedEndpoint::signing_at(row, self.now()).map(Some)
     }
 
     /// Gives up the lease of an endpoint, when `owner` still holds it.
@@ -885,4 +913,55 @@ async fn insert_attempt<C: sea_orm::ConnectionTrait>(
     .insert(db)
     .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(previous_secret_expires_at: Option<DateTime<Utc>>) -> webhook_endpoint::Model {
+        let now = Utc::now();
+        webhook_endpoint::Model {
+            id: Uuid::now_v7(),
+            organization_id: Uuid::now_v7(),
+            url: "https://hooks.example.com/in".to_owned(),
+            description: None,
+            secret: "whsec_the-new-secret-of-some-length".to_owned(),
+            previous_secret: Some("whsec_the-old-secret-of-some-length".to_owned()),
+            previous_secret_expires_at,
+            event_types: "[\"CHECK_IN_CREATED\"]".to_owned(),
+            enabled: true,
+            disabled_reason: None,
+            disabled_at: None,
+            consecutive_failures: 0,
+            cursor: 0,
+            lease_owner: None,
+            lease_until: None,
+            version: 2,
+            created_by: None,
+            created_at: now,
+            updated_at: now,
+            archived_at: None,
+        }
+    }
+
+    #[test]
+    fn previous_secret_signs_until_it_expires() {
+        let rotated_at = Utc::now();
+        let expires_at = rotated_at + chrono::Duration::hours(SECRET_OVERLAP_HOURS);
+
+        let during = ClaimedEndpoint::signing_at(row(Some(expires_at)), rotated_at).unwrap();
+        assert_eq!(during.secret, "whsec_the-new-secret-of-some-length");
+        assert_eq!(
+            during.previous_secret.as_deref(),
+            Some("whsec_the-old-secret-of-some-length")
+        );
+
+        let after = ClaimedEndpoint::signing_at(row(Some(expires_at)), expires_at).unwrap();
+        assert_eq!(after.secret, "whsec_the-new-secret-of-some-length");
+        assert_eq!(after.previous_secret, None);
+
+        let without_expiry = ClaimedEndpoint::signing_at(row(None), rotated_at).unwrap();
+        assert_eq!(without_expiry.previous_secret, None);
+    }
 }

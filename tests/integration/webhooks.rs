@@ -3,7 +3,7 @@
 
 use crate::fixtures::{check_in, create_key_result, create_objective, year_and_quarter};
 use headway_api::config::{ServeArgs, WebhookNetwork};
-use headway_tests::receiver::{Receiver, Reply};
+use headway_tests::receiver::{Received, Receiver, Reply};
 use headway_tests::{Session, TestServer};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
@@ -531,6 +531,15 @@ async fn webhook_internal_targets_refused() {
         .as_str()
         .unwrap()
         .to_owned();
+    let named_endpoint = create_endpoint(
+        &server,
+        &owner,
+        json!({ "url": format!("http://localhost:{port}/in"), "secret": SECRET, "eventTypes": ["CHECK_IN_CREATED"] }),
+    )
+    .await["webhookEndpoint"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let server = server
         .restart(|serve| {
             fast(serve);
@@ -552,14 +561,224 @@ async fn webhook_internal_targets_refused() {
         delivery["attemptCount"], 1,
         "a refused target is not retried"
     );
+    assert_eq!(
+        delivery["lastError"],
+        "refused: The host 127.0.0.1 is a loopback address. Webhooks reach loopback addresses only when HEADWAY_WEBHOOK_ALLOW_NETWORKS includes loopback."
+    );
+    let log = wait_until(&server, &owner, &named_endpoint, "the refusal", |log| {
+        log["deliveries"]["nodes"][0]["status"] == "FAILED"
+    })
+    .await;
+    let delivery = &log["deliveries"]["nodes"][0];
+    assert_eq!(delivery["attemptCount"], 1);
+    let error = delivery["lastError"].as_str().unwrap();
     assert!(
-        delivery["lastError"]
-            .as_str()
-            .unwrap()
-            .starts_with("refused:"),
-        "{delivery}"
+        error.starts_with("refused: The host localhost resolves to ")
+            && error.ends_with(
+                ", which is a loopback address. Webhooks reach loopback addresses only when HEADWAY_WEBHOOK_ALLOW_NETWORKS includes loopback."
+            ),
+        "{error}"
     );
     assert!(receiver.received().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhook_refusal_messages_and_ports() {
+    let server = TestServer::start_with(|serve| serve.webhook_poll_ms = 50).await;
+    let owner = server.sign_up("owner").await;
+    let create = "mutation($url: String!) { createWebhookEndpoint(input: { url: $url, eventTypes: [CHECK_IN_CREATED] }) { webhookEndpoint { id } userErrors { field message code } } }";
+    let loopback_rule = "Webhooks reach loopback addresses only when HEADWAY_WEBHOOK_ALLOW_NETWORKS includes loopback.";
+    let reserved_rule =
+        "Webhooks never reach reserved addresses, whatever HEADWAY_WEBHOOK_ALLOW_NETWORKS allows.";
+    for (url, message) in [
+        (
+            "http://127.0.0.1:9000/in".to_owned(),
+            format!("The host 127.0.0.1 is a loopback address. {loopback_rule}"),
+        ),
+        (
+            "http://[::1]:9000/in".to_owned(),
+            format!("The host ::1 is a loopback address. {loopback_rule}"),
+        ),
+        (
+            "http://10.1.2.3/in".to_owned(),
+            "The host 10.1.2.3 is a private address. Webhooks reach private addresses only when HEADWAY_WEBHOOK_ALLOW_NETWORKS includes private.".to_owned(),
+        ),
+        (
+            "http://169.254.169.254/latest".to_owned(),
+            "The host 169.254.169.254 is a link-local address. Webhooks reach link-local addresses only when HEADWAY_WEBHOOK_ALLOW_NETWORKS includes link-local.".to_owned(),
+        ),
+        (
+            "http://0.0.0.0/in".to_owned(),
+            format!("The host 0.0.0.0 is a reserved address. {reserved_rule}"),
+        ),
+    ] {
+        let payload = server
+            .query(&owner.token, create, json!({ "url": url }))
+            .await["createWebhookEndpoint"]
+            .clone();
+        assert_eq!(payload["webhookEndpoint"], Value::Null, "{url}");
+        let error = &payload["userErrors"][0];
+        assert_eq!(error["field"], json!(["input", "url"]), "{url}");
+        assert_eq!(error["code"], "INVALID", "{url}");
+        assert_eq!(error["message"], message, "{url}");
+    }
+
+    // A name is refused with the name, the address it resolves to and the rule.
+    let payload = server
+        .query(
+            &owner.token,
+            create,
+            json!({ "url": "http://localhost:9000/in" }),
+        )
+        .await["createWebhookEndpoint"]
+        .clone();
+    let message = payload["userErrors"][0]["message"].as_str().unwrap();
+    assert!(
+        message
+            == format!(
+                "The host localhost resolves to 127.0.0.1, which is a loopback address. {loopback_rule}"
+            )
+            || message
+                == format!(
+                    "The host localhost resolves to ::1, which is a loopback address. {loopback_rule}"
+                ),
+        "{message}"
+    );
+
+    // Ports outside 1..=65535 are rejected before any lookup.
+    for (url, port) in [
+        ("http://hooks.example.com:0/in", "0"),
+        ("https://hooks.example.com:65536/in", "65536"),
+        ("https://hooks.example.com:99999999/in", "99999999"),
+        ("http://[2606:4700::1111]:0/in", "0"),
+        ("http://hooks.example.com:http/in", "http"),
+    ] {
+        let payload = server
+            .query(&owner.token, create, json!({ "url": url }))
+            .await["createWebhookEndpoint"]
+            .clone();
+        assert_eq!(payload["webhookEndpoint"], Value::Null, "{url}");
+        let error = &payload["userErrors"][0];
+        assert_eq!(error["field"], json!(["input", "url"]), "{url}");
+        assert_eq!(error["code"], "OUT_OF_RANGE", "{url}");
+        assert_eq!(
+            error["message"],
+            format!(
+                "has the port \"{port}\", but a port must be a number from 1 to 65535, or left out for the scheme's default"
+            ),
+            "{url}"
+        );
+    }
+}
+
+/// Checks each signature of `request` on its own: `secrets[i]` must verify signature `i`.
+fn assert_signatures(request: &Received, secrets: &[&str]) {
+    let signatures = request.signatures();
+    assert_eq!(signatures.len(), secrets.len(), "{request:#?}");
+    for (signature, secret) in signatures.iter().zip(secrets) {
+        let mut single = request.clone();
+        single
+            .headers
+            .insert("headway-signature".to_owned(), (*signature).to_owned());
+        assert!(
+            single.signed_with(secret),
+            "{signature} is not signed with {secret}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhook_secret_rotation_overlap() {
+    let receiver = Receiver::start().await;
+    let server = TestServer::start_with(fast).await;
+    let owner = server.sign_up("owner").await;
+    let key_result = key_result(&server, &owner).await;
+    let endpoint = create_endpoint(
+        &server,
+        &owner,
+        json!({ "url": receiver.url("/in"), "secret": SECRET, "eventTypes": ["CHECK_IN_CREATED"] }),
+    )
+    .await["webhookEndpoint"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    check_in(
+        &server,
+        &owner,
+        json!({ "keyResultId": key_result, "value": "1" }),
+    )
+    .await;
+    let before = receiver.wait_for(1, Duration::from_secs(15)).await[0].clone();
+    assert_signatures(&before, &[SECRET]);
+
+    // After a rotation, a delivery carries the new signature first, then the old one.
+    let rotated = update_endpoint(
+        &server,
+        &owner,
+        json!({ "id": endpoint, "regenerateSecret": true }),
+    )
+    .await;
+    let generated = rotated["secret"].as_str().unwrap().to_owned();
+    check_in(
+        &server,
+        &owner,
+        json!({ "keyResultId": key_result, "value": "2" }),
+    )
+    .await;
+    let during = receiver.wait_for(2, Duration::from_secs(15)).await[1].clone();
+    assert_eq!(during.json()["data"]["value"], "2");
+    assert_signatures(&during, &[&generated, SECRET]);
+
+    // A test delivery is signed the same way.
+    server
+        .mutate(
+            &owner.token,
+            "testWebhookEndpoint",
+            "mutation($id: ID!) { testWebhookEndpoint(input: { id: $id }) { delivery { status } userErrors { field message code } } }",
+            json!({ "id": endpoint }),
+        )
+        .await;
+    let ping = receiver.wait_for(3, Duration::from_secs(5)).await[2].clone();
+    assert_signatures(&ping, &[&generated, SECRET]);
+
+    // A second change keeps only the secret it replaced beside the new one.
+    let chosen = "whsec_another-secret-that-is-long-enough";
+    let changed =
+        update_endpoint(&server, &owner, json!({ "id": endpoint, "secret": chosen })).await;
+    assert_eq!(changed["userErrors"], json!([]));
+    check_in(
+        &server,
+        &owner,
+        json!({ "keyResultId": key_result, "value": "3" }),
+    )
+    .await;
+    let after = receiver.wait_for(4, Duration::from_secs(15)).await[3].clone();
+    assert_eq!(after.json()["data"]["value"], "3");
+    assert_signatures(&after, &[chosen, &generated]);
+    assert!(!after.signed_with(SECRET));
+
+    // Setting the current secret again changes nothing.
+    update_endpoint(&server, &owner, json!({ "id": endpoint, "secret": chosen })).await;
+    check_in(
+        &server,
+        &owner,
+        json!({ "keyResultId": key_result, "value": "4" }),
+    )
+    .await;
+    let same = receiver.wait_for(5, Duration::from_secs(15)).await[4].clone();
+    assert_signatures(&same, &[chosen, &generated]);
+
+    // A day after the last change, only the current secret signs.
+    server.clock.advance(chrono::Duration::hours(24));
+    check_in(
+        &server,
+        &owner,
+        json!({ "keyResultId": key_result, "value": "5" }),
+    )
+    .await;
+    let later = receiver.wait_for(6, Duration::from_secs(15)).await[5].clone();
+    assert_eq!(later.json()["data"]["value"], "5");
+    assert_signatures(&later, &[chosen]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -627,7 +846,11 @@ async fn webhook_endpoint_management() {
         )
         .await;
     let ping = receiver.wait_for(2, Duration::from_secs(5)).await[1].clone();
-    assert!(ping.signed_with(&new_secret) && !ping.signed_with(&secret));
+    assert!(ping.signed_with(&new_secret), "{ping:#?}");
+    assert!(
+        ping.signed_with(&secret),
+        "the old secret signs too for a day: {ping:#?}"
+    );
 
     // Bad changes name the field and the limit.
     let rejected = update_endpoint(

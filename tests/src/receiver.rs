@@ -26,15 +26,20 @@ impl Received {
         serde_json::from_str(&self.body).unwrap()
     }
 
-    /// Checks whether `Headway-Signature` is the HMAC-SHA256 with `secret` over
-    /// `<Headway-Timestamp>.<body>`, computed here independently of the server.
+    /// Returns the comma-separated signatures of `Headway-Signature`, such as `v1=<hex>`.
+    pub fn signatures(&self) -> Vec<&str> {
+        self.header("headway-signature").split(',').collect()
+    }
+
+    /// Checks whether one of the signatures of `Headway-Signature` is the HMAC-SHA256 with
+    /// `secret` over `<Headway-Timestamp>.<body>`, computed here independently of the server.
     pub fn signed_with(&self, secret: &str) -> bool {
         let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
         mac.update(self.header("headway-timestamp").as_bytes());
         mac.update(b".");
         mac.update(self.body.as_bytes());
         let expected = format!("v1={}", hex::encode(mac.finalize().into_bytes()));
-        expected == self.header("headway-signature")
+        self.signatures().contains(&expected.as_str())
     }
 }
 

@@ -18,8 +18,8 @@ use std::sync::Arc;
 #[derive(InputObject)]
 pub struct CreateWebhookEndpointInput {
     /// The http or https URL that receives deliveries; at most 2,000 characters, without
-    /// credentials. Private, loopback and link-local targets are refused unless
-    /// HEADWAY_WEBHOOK_ALLOW_NETWORKS allows them.
+    /// credentials, with a port from 1 to 65535 when it names one. Private, loopback and
+    /// link-local targets are refused unless HEADWAY_WEBHOOK_ALLOW_NETWORKS allows them.
     pub url: String,
     /// At most 10,000 characters.
     pub description: Option<String>,
@@ -39,9 +39,12 @@ pub struct UpdateWebhookEndpointInput {
     pub id: ID,
     pub url: Option<String>,
     pub description: MaybeUndefined<String>,
-    /// A new signing secret of the admin's choice.
+    /// A new signing secret of the admin's choice. For 24 hours after the change, deliveries
+    /// carry two signatures, `v1=<new>,v1=<old>`, so that receivers switch without rejecting
+    /// any; then only the new one.
     pub secret: Option<String>,
-    /// Whether Headway generates a new secret and returns it once in the payload.
+    /// Whether Headway generates a new secret and returns it once in the payload. The old
+    /// secret also signs for 24 hours, as with `secret`.
     #[graphql(default = false)]
     pub regenerate_secret: bool,
     pub event_types: Option<Vec<WebhookEventType>>,
@@ -111,8 +114,40 @@ fn event_types(
     webhooks::event_types(types.into_iter().map(Into::into).collect())
 }
 
+/// Returns the port text of a URL's authority, such as `70000` in `http://host:70000/in`.
+fn port_text(raw: &str) -> Option<&str> {
+    let (_, rest) = raw.split_once("://")?;
+    let authority = rest.split(['/', '?', '#']).next()?;
+    let host_and_port = authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, after)| after);
+    let after_host = match host_and_port.strip_prefix('[') {
+        Some(bracketed) => bracketed.split_once(']')?.1,
+        None => host_and_port.find(':').map(|at| &host_and_port[at..])?,
+    };
+    after_host.strip_prefix(':')
+}
+
+/// Rejects a URL whose port is 0, larger than 65535 or not a number.
+fn check_port(raw: &str) -> Result<(), ValidationError> {
+    let raw = raw.trim();
+    let port = match url::Url::parse(raw) {
+        Err(url::ParseError::InvalidPort) => port_text(raw).unwrap_or_default().to_owned(),
+        Ok(url) if url.port() == Some(0) => "0".to_owned(),
+        _ => return Ok(()),
+    };
+    Err(ValidationError::new(
+        "url",
+        ErrorCode::OutOfRange,
+        format!(
+            "has the port \"{port}\", but a port must be a number from 1 to 65535, or left out for the scheme's default"
+        ),
+    ))
+}
+
 /// Parses a URL and checks that it may be a target.
 async fn target(raw: &str, sender: &Sender) -> Result<WebhookUrl, ValidationError> {
+    check_port(raw)?;
     let url = WebhookUrl::parse(raw)?;
     check_target(&url, sender.allowed_networks())
         .await
@@ -312,6 +347,7 @@ impl WebhookMutations {
             .send(&Outgoing {
                 url: &claimed.endpoint.url,
                 secret: &claimed.secret,
+                previous_secret: claimed.previous_secret.as_deref(),
                 delivery_id: crate::graphql::ids::Typed::to_global(delivery_id).as_str(),
                 event_id: &event_id_text,
                 event_type: "PING",
