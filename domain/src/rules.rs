@@ -2,7 +2,8 @@
 
 use crate::error::{ErrorCode, ValidationError};
 use crate::model::{CycleState, KeyResultType, ObjectiveState};
-use crate::values::{CountLimit, MetricValue};
+use crate::progress::CycleWindow;
+use crate::values::{CountLimit, MetricValue, TimeZone};
 use chrono::{DateTime, Duration, Utc};
 
 /// How far in the future an observed-at time may lie, to allow for clock skew between a
@@ -83,6 +84,33 @@ pub fn validate_observed_at(
         ));
     }
     Ok(())
+}
+
+/// Checks that a check-in's observed-at time lies within its key result's cycle, from 00:00
+/// of the start date to 24:00 of the end date in the organization's `time_zone`.
+pub fn validate_observed_in_cycle(
+    observed_at: DateTime<Utc>,
+    window: CycleWindow,
+    time_zone: TimeZone,
+) -> Result<(), ValidationError> {
+    if window.contains(observed_at) {
+        return Ok(());
+    }
+    let (start_date, end_date) = window.dates(time_zone);
+    let side = if observed_at < window.start {
+        "before"
+    } else {
+        "after"
+    };
+    Err(ValidationError::new(
+        "observedAt",
+        ErrorCode::OutOfRange,
+        format!(
+            "{} is {side} the key result's cycle, which runs from {start_date} to {end_date} in {}; send an observedAt within those dates",
+            observed_at.to_rfc3339(),
+            time_zone.name()
+        ),
+    ))
 }
 
 /// The value a check-in records: `done` for BOOLEAN key results (stored as 1 or 0) and
@@ -232,6 +260,35 @@ mod tests {
         let error = admit_check_in(open_target(), now() + Duration::minutes(6), now()).unwrap_err();
         assert_eq!(error.field, "observedAt");
         assert!(admit_check_in(open_target(), now() + Duration::minutes(5), now()).is_ok());
+    }
+
+    #[test]
+    fn check_in_outside_cycle() {
+        let berlin = TimeZone::parse("Europe/Berlin").unwrap();
+        let start = chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap();
+        let end = chrono::NaiveDate::from_ymd_opt(2026, 3, 31).unwrap();
+        let window = CycleWindow::new(start, end, berlin);
+        let at = |text: &str| {
+            DateTime::parse_from_rfc3339(text)
+                .unwrap()
+                .with_timezone(&Utc)
+        };
+        // Berlin is UTC+1 in winter and UTC+2 from 29 March, so the cycle runs from
+        // 2025-12-31T23:00Z up to 2026-03-31T22:00Z.
+        assert!(validate_observed_in_cycle(at("2025-12-31T23:00:00Z"), window, berlin).is_ok());
+        assert!(validate_observed_in_cycle(at("2026-03-31T21:59:59Z"), window, berlin).is_ok());
+
+        let early =
+            validate_observed_in_cycle(at("2025-12-31T22:59:59Z"), window, berlin).unwrap_err();
+        assert_eq!(early.field, "observedAt");
+        assert_eq!(early.code, ErrorCode::OutOfRange);
+        assert_eq!(
+            early.message,
+            "2025-12-31T22:59:59+00:00 is before the key result's cycle, which runs from 2026-01-01 to 2026-03-31 in Europe/Berlin; send an observedAt within those dates"
+        );
+        let late =
+            validate_observed_in_cycle(at("2026-03-31T22:00:00Z"), window, berlin).unwrap_err();
+        assert!(late.message.contains("is after the key result's cycle"));
     }
 
     #[test]

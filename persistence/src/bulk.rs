@@ -6,7 +6,7 @@
 //! Here the rows travel as one JSON array that `json_to_recordset` expands on the server.
 //! SQLite keeps the multi-row statements of [`crate::page::insert_chunked`].
 
-use crate::entities::{event, kpi_measurement};
+use crate::entities::{check_in, event, kpi_measurement};
 use crate::error::StoreError;
 use chrono::{DateTime, SecondsFormat, Utc};
 use sea_orm::{ConnectionTrait, DbBackend, Statement, Value};
@@ -166,4 +166,90 @@ pub(crate) async fn upsert_measurements<C: ConnectionTrait>(
         &rows,
     )
     .await
+}
+
+/// A `check_ins` row as `json_to_recordset` reads it.
+#[derive(Serialize)]
+struct CheckInRow<'a> {
+    id: Uuid,
+    organization_id: Uuid,
+    key_result_id: Uuid,
+    value: &'a str,
+    confidence: Option<i16>,
+    comment: Option<&'a str>,
+    author_id: Option<Uuid>,
+    api_token_id: Option<Uuid>,
+    source: &'a str,
+    observed_at: String,
+    created_at: String,
+}
+
+const CHECK_IN_COLUMNS: [(&str, &str); 11] = [
+    ("id", "uuid"),
+    ("organization_id", "uuid"),
+    ("key_result_id", "uuid"),
+    ("value", "text"),
+    ("confidence", "smallint"),
+    ("comment", "text"),
+    ("author_id", "uuid"),
+    ("api_token_id", "uuid"),
+    ("source", "text"),
+    ("observed_at", "timestamptz"),
+    ("created_at", "timestamptz"),
+];
+
+/// Inserts check-ins on PostgreSQL with one statement.
+pub(crate) async fn insert_check_ins<C: ConnectionTrait>(
+    db: &C,
+    rows: &[check_in::Model],
+) -> Result<(), StoreError> {
+    let rows: Vec<CheckInRow<'_>> = rows
+        .iter()
+        .map(|row| CheckInRow {
+            id: row.id,
+            organization_id: row.organization_id,
+            key_result_id: row.key_result_id,
+            value: &row.value,
+            confidence: row.confidence,
+            comment: row.comment.as_deref(),
+            author_id: row.author_id,
+            api_token_id: row.api_token_id,
+            source: &row.source,
+            observed_at: timestamp(row.observed_at),
+            created_at: timestamp(row.created_at),
+        })
+        .collect();
+    insert_json(db, "check_ins", &CHECK_IN_COLUMNS, "", &rows).await
+}
+
+/// A new value for the check-in `id`.
+#[derive(Serialize)]
+struct CheckInValue<'a> {
+    id: Uuid,
+    value: &'a str,
+}
+
+/// Sets the values of an organization's check-ins by id on PostgreSQL with one statement.
+pub(crate) async fn update_check_in_values<C: ConnectionTrait>(
+    db: &C,
+    organization_id: Uuid,
+    updates: &[(Uuid, String)],
+) -> Result<(), StoreError> {
+    if updates.is_empty() {
+        return Ok(());
+    }
+    let rows: Vec<CheckInValue<'_>> = updates
+        .iter()
+        .map(|(id, value)| CheckInValue { id: *id, value })
+        .collect();
+    let json = serde_json::to_string(&rows).map_err(|error| {
+        StoreError::Corrupt(format!("check-in values do not serialize: {error}"))
+    })?;
+    db.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "UPDATE check_ins SET value = row_values.value FROM json_to_recordset($1::json) AS row_values(id uuid, value text) WHERE check_ins.id = row_values.id AND check_ins.organization_id = $2",
+        [Value::from(json), Value::from(organization_id)],
+    ))
+    .await?;
+    Ok(())
 }

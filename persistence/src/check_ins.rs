@@ -136,19 +136,41 @@ impl ResolvedKeyResults {
 }
 
 /// Checks a check-in against its key result, objective and cycle, and gives what to write.
+/// Errors about the key result name the field the client addressed it by.
 fn validate(
-    actor: Actor,
-    now: DateTime<Utc>,
+    tx: &WriteTx,
     row: &key_result::Model,
     objective: &objective::Model,
     timing: CycleTiming,
     input: &NewCheckIn,
 ) -> Result<CheckInRecord, StoreError> {
+    let actor = tx.actor;
+    let now = tx.now;
     let kind = KeyResultType::from_name(&row.kind)
         .ok_or_else(|| StoreError::Corrupt(format!("key_results.kind holds \"{}\"", row.kind)))?;
     let value = rules::check_in_value(kind, input.value, input.done)?;
     let observed_at = input.observed_at.map_or(now, convert::storable_instant);
-    admit(row, objective, timing, observed_at, now)?;
+    admit(row, objective, timing, observed_at, now).map_err(|error| match error {
+        StoreError::Rejected(error)
+            if error.field == "keyResultId"
+                && matches!(input.key_result, RecordRef::ExternalKey(_)) =>
+        {
+            StoreError::Rejected(error.in_field("keyResultExternalKey"))
+        }
+        error => error,
+    })?;
+    let time_zone = tx.organization.settings.time_zone;
+    rules::validate_observed_in_cycle(observed_at, timing.window, time_zone).map_err(
+        |mut error| {
+            if input.observed_at.is_none() {
+                error.message = format!(
+                    "observedAt was left out, so it defaults to now. {}",
+                    error.message
+                );
+            }
+            error
+        },
+    )?;
     Ok(CheckInRecord {
         value,
         confidence: input.confidence,
@@ -205,19 +227,47 @@ pub(crate) async fn record(
     if !becomes_current {
         return Ok((inserted, row));
     }
+    let current = CurrentCheckIn {
+        id: inserted.id,
+        observed_at: record.observed_at,
+        value: record.value,
+        confidence: record.confidence,
+    };
+    let updated = make_current(tx, row, objective, timing, current).await?;
+    Ok((inserted, updated))
+}
 
+/// The check-in that becomes the source of a key result's current value.
+pub(crate) struct CurrentCheckIn {
+    pub(crate) id: Uuid,
+    pub(crate) observed_at: DateTime<Utc>,
+    pub(crate) value: MetricValue,
+    /// The check-in's confidence; without one the key result keeps its latest confidence.
+    pub(crate) confidence: Option<Confidence>,
+}
+
+/// Moves a key result's current value, progress and milestones to `current`, emitting a
+/// progress event when the value or progress changes. The caller rolls the objective up.
+pub(crate) async fn make_current(
+    tx: &mut WriteTx,
+    row: key_result::Model,
+    objective: &objective::Model,
+    timing: CycleTiming,
+    current: CurrentCheckIn,
+) -> Result<key_result::Model, StoreError> {
+    let scope = rollup::key_result_scope(&row, objective);
     let key_result = convert::key_result(row.clone())?;
     let old_ratio = key_result.progress_ratio;
-    let new_ratio = progress::key_result_ratio(&key_result.measure, record.value);
+    let new_ratio = progress::key_result_ratio(&key_result.measure, current.value);
     let (milestones, reached) = key_result
         .milestones
         .reach(new_ratio, &KEY_RESULT_MILESTONES);
-    if new_ratio != old_ratio || record.value != key_result.current_value {
+    if new_ratio != old_ratio || current.value != key_result.current_value {
         tx.emit(NewEvent {
             payload: EventPayload::KeyResultProgressChanged {
                 key_result_id: row.id.into(),
                 old_value: key_result.current_value.get(),
-                new_value: record.value.get(),
+                new_value: current.value.get(),
                 old_progress: old_ratio,
                 new_progress: new_ratio,
                 old_status: rollup::pace(tx, timing, old_ratio),
@@ -228,22 +278,21 @@ pub(crate) async fn record(
     }
     rollup::emit_milestones(tx, RecordKind::KeyResult, row.id, &reached, scope);
 
-    let latest_confidence = record
+    let latest_confidence = current
         .confidence
         .map(|level| i16::from(level.get()))
         .or(row.latest_confidence);
     let version = row.version;
     let mut update = row.into_active_model();
-    update.current_value = Set(record.value.to_string());
+    update.current_value = Set(current.value.to_string());
     update.progress_ratio = Set(new_ratio.normalize().to_string());
-    update.current_check_in_id = Set(Some(inserted.id));
-    update.current_observed_at = Set(Some(record.observed_at));
+    update.current_check_in_id = Set(Some(current.id));
+    update.current_observed_at = Set(Some(current.observed_at));
     update.latest_confidence = Set(latest_confidence);
     update.milestones = Set(i16::from(milestones.bits()));
     update.version = Set(version + 1);
     update.updated_at = Set(tx.now);
-    let updated = update.update(&tx.db).await?;
-    Ok((inserted, updated))
+    Ok(update.update(&tx.db).await?)
 }
 
 /// Checks that a key result and everything around it take check-ins now.
@@ -301,7 +350,7 @@ impl Store {
                     StoreError::Corrupt("a key result's objective is missing".to_owned())
                 })?;
         let timing = rollup::cycle_timing(&tx, objective.cycle_id).await?;
-        let record = validate(actor, tx.now, &row, &objective, timing, &input)?;
+        let record = validate(&tx, &row, &objective, timing, &input)?;
         let (check_in, key_result) =
             record_and_roll_up(&mut tx, row, &objective, timing, record).await?;
         tx.audit_row(
@@ -386,6 +435,12 @@ impl Store {
         for (index, item) in items.iter().enumerate() {
             // An item key seen before returns its first result.
             let item_fingerprint = match &item.idempotency_key {
+                Some(key) if idempotency_key.as_ref() == Some(key) => {
+                    stored.push(StoredItem::rejected(&idempotency::batch_key_reused(
+                        key.as_str(),
+                    )));
+                    continue;
+                }
                 Some(key) => {
                     let fingerprint = idempotency::fingerprint(RECORD_CHECK_IN_ITEM, item)?;
                     if let Some((first, first_fingerprint)) = keys_in_batch.get(key.as_str()) {
@@ -435,7 +490,7 @@ impl Store {
                     timing
                 }
             };
-            let record = match validate(actor, tx.now, &row, objective, timing, item) {
+            let record = match validate(&tx, &row, objective, timing, item) {
                 Ok(record) => record,
                 Err(StoreError::Rejected(error)) => {
                     stored.push(StoredItem::rejected(&error));

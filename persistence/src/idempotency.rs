@@ -120,6 +120,17 @@ pub(crate) fn reused(key: &str) -> ValidationError {
     )
 }
 
+/// Builds the error for a batch item whose key is the batch's own key.
+pub(crate) fn batch_key_reused(key: &str) -> ValidationError {
+    ValidationError::new(
+        "idempotencyKey",
+        ErrorCode::IdempotencyKeyReused,
+        format!(
+            "the key \"{key}\" is already the batch's idempotencyKey; give the item a key of its own or leave it out"
+        ),
+    )
+}
+
 /// Stores the results of many items under their keys.
 pub(crate) async fn remember_items(
     tx: &WriteTx,

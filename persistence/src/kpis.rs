@@ -6,12 +6,12 @@ use crate::convert;
 use crate::entities::{idempotency_key, key_result, kpi, kpi_measurement, objective};
 use crate::error::{StoreError, check_version};
 use crate::idempotency::{self, StoredItem};
-use crate::key_results::follow_kpi;
+use crate::key_results::{Follower, KpiPoint, mirror_kpi_points};
 use crate::page::{self, Page, PageRequest, SortKey};
-use crate::rollup;
+use crate::rollup::{self, CycleTiming};
 use crate::scoped::{self, OrganizationScoped};
 use crate::teams::{active_team, ensure_member};
-use crate::tx::WriteTx;
+use crate::tx::{WriteTx, changes_nothing};
 use crate::{Actor, Store};
 use chrono::{DateTime, Utc};
 use headway_domain::events::{EventPayload, EventScope, NewEvent, RecordKind};
@@ -198,10 +198,15 @@ fn plan_measurement<'a>(
     kpis: &ResolvedKpis,
     remembered: &HashMap<String, idempotency_key::Model>,
     keys_in_batch: &mut HashMap<&'a str, (usize, String)>,
-    index: usize,
-    item: &'a NewMeasurement,
+    batch_key: Option<&IdempotencyKey>,
+    (index, item): (usize, &'a NewMeasurement),
 ) -> Result<ItemPlan, StoreError> {
     let fingerprint = match &item.idempotency_key {
+        Some(key) if batch_key == Some(key) => {
+            return Ok(ItemPlan::Rejected(idempotency::batch_key_reused(
+                key.as_str(),
+            )));
+        }
         Some(key) => {
             let fingerprint = idempotency::fingerprint(RECORD_MEASUREMENT_ITEM, item)?;
             if let Some((first, first_fingerprint)) = keys_in_batch.get(key.as_str()) {
@@ -390,6 +395,10 @@ impl Store {
         if let Some(key) = changes.external_key {
             update.external_key = Set(key.map(ExternalKey::into_inner));
         }
+        if changes_nothing(&before, &update) {
+            tx.commit(self).await?;
+            return convert::kpi(before);
+        }
         update.version = Set(version + 1);
         update.updated_at = Set(tx.now);
         let row = update.update(&tx.db).await?;
@@ -491,8 +500,8 @@ impl Store {
                 &kpis,
                 &remembered,
                 &mut keys_in_batch,
-                index,
-                item,
+                idempotency_key.as_ref(),
+                (index, item),
             )?);
         }
 
@@ -528,6 +537,7 @@ impl Store {
         let mut written: HashMap<Uuid, KpiMeasurement> = HashMap::new();
         let mut rows: HashMap<(Uuid, DateTime<Utc>), kpi_measurement::ActiveModel> = HashMap::new();
         let mut latest: HashMap<Uuid, (DateTime<Utc>, MetricValue)> = HashMap::new();
+        let mut points: HashMap<(Uuid, DateTime<Utc>), MetricValue> = HashMap::new();
         let mut remember = Vec::new();
         for (plan, item) in plans.iter().zip(&items) {
             let (kpi_id, observed_at, fingerprint) = match plan {
@@ -568,6 +578,7 @@ impl Store {
                     updated_at: Set(tx.now),
                 },
             );
+            points.insert(point, item.value);
             if latest.get(&kpi_id).is_none_or(|(at, _)| observed_at >= *at) {
                 latest.insert(kpi_id, (observed_at, item.value));
             }
@@ -667,7 +678,14 @@ impl Store {
                 update.update(&tx.db).await?;
             }
         }
-        follow_kpis(&mut tx, latest.keys().copied().collect()).await?;
+        let mut points_by_kpi: HashMap<Uuid, Vec<KpiPoint>> = HashMap::new();
+        for ((kpi_id, observed_at), value) in points {
+            points_by_kpi
+                .entry(kpi_id)
+                .or_default()
+                .push(KpiPoint { observed_at, value });
+        }
+        follow_kpis(&mut tx, points_by_kpi).await?;
 
         idempotency::remember_items(&tx, RECORD_MEASUREMENT_ITEM, remember).await?;
         if let (Some(key), Some(fingerprint)) = (&idempotency_key, &fingerprint) {
@@ -935,38 +953,73 @@ impl Store {
     }
 }
 
-/// Moves every key result that follows one of `kpi_ids` to its KPI's latest value in the
-/// key result's cycle, and rolls the affected objectives up. Key results in closed cycles
-/// or under archived objectives stay as they are.
-async fn follow_kpis(tx: &mut WriteTx, kpi_ids: Vec<Uuid>) -> Result<(), StoreError> {
-    if kpi_ids.is_empty() {
+/// Mirrors the points a batch wrote as KPI-source check-ins of every key result that follows
+/// their KPI, for the points within the key result's cycle, and rolls the objectives whose
+/// key results changed their current value up. Key results in closed cycles or under
+/// archived objectives stay as they are.
+async fn follow_kpis(
+    tx: &mut WriteTx,
+    points: HashMap<Uuid, Vec<KpiPoint>>,
+) -> Result<(), StoreError> {
+    if points.is_empty() {
         return Ok(());
     }
     let organization_id = tx.organization_id();
     let key_results = key_result::Entity::find_in(organization_id)
-        .filter(key_result::Column::KpiId.is_in(kpi_ids))
+        .filter(key_result::Column::KpiId.is_in(points.keys().copied()))
         .filter(key_result::Column::ArchivedAt.is_null())
         .all(&tx.db)
         .await?;
+    if key_results.is_empty() {
+        return Ok(());
+    }
+    let objectives: HashMap<Uuid, objective::Model> = scoped::find_many::<objective::Entity, _>(
+        &tx.db,
+        organization_id,
+        key_results
+            .iter()
+            .map(|row| row.objective_id)
+            .collect::<BTreeSet<_>>(),
+    )
+    .await?
+    .into_iter()
+    .map(|row| (row.id, row))
+    .collect();
+    let mut timings: HashMap<Uuid, CycleTiming> = HashMap::new();
+    let mut followers = Vec::with_capacity(key_results.len());
     for row in key_results {
-        let Some(objective) =
-            scoped::find_one::<objective::Entity, _>(&tx.db, organization_id, row.objective_id)
-                .await?
-        else {
+        let Some(objective) = objectives.get(&row.objective_id) else {
             continue;
         };
         if objective.state == ObjectiveState::Archived.as_str() {
             continue;
         }
-        let timing = rollup::cycle_timing(tx, objective.cycle_id).await?;
+        let timing = match timings.get(&objective.cycle_id) {
+            Some(timing) => *timing,
+            None => {
+                let timing = rollup::cycle_timing(tx, objective.cycle_id).await?;
+                timings.insert(objective.cycle_id, timing);
+                timing
+            }
+        };
         if timing.state == CycleState::Closed {
             continue;
         }
-        let before = row.current_check_in_id;
-        let row = follow_kpi(tx, row, &objective, timing).await?;
-        if row.current_check_in_id != before {
-            rollup::roll_up(tx, objective.id.into()).await?;
+        followers.push(Follower {
+            row,
+            objective: objective.clone(),
+            timing,
+        });
+    }
+
+    let mut moved: Vec<Uuid> = Vec::new();
+    for (row, current_changed) in mirror_kpi_points(tx, followers, &points).await? {
+        if current_changed && !moved.contains(&row.objective_id) {
+            moved.push(row.objective_id);
         }
+    }
+    for objective_id in moved {
+        rollup::roll_up(tx, objective_id.into()).await?;
     }
     Ok(())
 }

@@ -604,3 +604,447 @@ async fn kpi_series_by_calendar_interval() {
     let message = body["errors"][0]["message"].as_str().unwrap();
     assert!(message.contains("1000 points"), "{message}");
 }
+
+/// Reads the types of the organization's events after `after`, in order.
+async fn event_types_after(server: &TestServer, owner: &Session, after: i64) -> Vec<String> {
+    server
+        .store
+        .events_after(organization(owner), after, 1_000)
+        .await
+        .unwrap()
+        .iter()
+        .map(|event| event.payload.type_name().to_owned())
+        .collect()
+}
+
+fn count_of(types: &[String], wanted: &str) -> usize {
+    types.iter().filter(|kind| kind.as_str() == wanted).count()
+}
+
+#[tokio::test]
+async fn kpi_measurements_mirrored_as_check_ins() {
+    let server = TestServer::start().await;
+    let owner = server.sign_up("owner").await;
+    let token = ingest_token(&server, &owner).await;
+    let (_, quarter) = year_and_quarter(&server, &owner).await;
+    let kpi = create_kpi(
+        &server,
+        &owner,
+        json!({ "name": "Active users", "externalKey": "product:wau" }),
+    )
+    .await;
+    let objective = create_objective(
+        &server,
+        &owner,
+        json!({ "cycleId": quarter, "title": "Grow usage" }),
+    )
+    .await;
+    let following = create_key_result(
+        &server,
+        &owner,
+        json!({ "objectiveId": objective, "title": "Reach 2,000 weekly users", "type": "INCREASE_TO", "startValue": "1000", "targetValue": "2000", "kpiId": kpi }),
+    )
+    .await;
+    create_key_result(
+        &server,
+        &owner,
+        json!({ "objectiveId": objective, "title": "Ship onboarding", "type": "BOOLEAN" }),
+    )
+    .await;
+    let read = |key_result: String| {
+        let server = &server;
+        let token = owner.token.clone();
+        async move {
+            server
+                .query(
+                    &token,
+                    "query($id: ID!) { node(id: $id) { ... on KeyResult { currentValue progress lastCheckIn { id value } objective { progress } checkIns(first: 20) { totalCount nodes { value source observedAt } } progressHistory(from: \"2026-01-19\", to: \"2026-02-10\") { date value progress } } } }",
+                    json!({ "id": key_result }),
+                )
+                .await["node"]
+                .clone()
+        }
+    };
+    let check_ins = |state: &Value| -> Vec<(String, String, String)> {
+        state["checkIns"]["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|node| {
+                (
+                    node["observedAt"].as_str().unwrap().to_owned(),
+                    node["value"].as_str().unwrap().to_owned(),
+                    node["source"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect()
+    };
+    let kpi_check_in = |at: &str, value: &str| (at.to_owned(), value.to_owned(), "KPI".to_owned());
+
+    // Three points inside Q1 and one before it: each point inside becomes a check-in, and
+    // only the newest moves the current value, to 1500: progress (1500 - 1000) / 1000 = 0.5,
+    // and the objective (0.5 + 0) / 2 = 0.25.
+    let before = server
+        .store
+        .latest_event_sequence(organization(&owner))
+        .await
+        .unwrap();
+    let first = record(
+        &server,
+        &token,
+        json!({ "measurements": [
+            { "kpiExternalKey": "product:wau", "value": "1900", "observedAt": "2025-12-31T12:00:00Z" },
+            { "kpiExternalKey": "product:wau", "value": "1200", "observedAt": "2026-01-20T00:00:00Z" },
+            { "kpiExternalKey": "product:wau", "value": "1500", "observedAt": "2026-02-10T00:00:00Z" },
+            { "kpiExternalKey": "product:wau", "value": "1400", "observedAt": "2026-02-01T00:00:00Z" },
+        ] }),
+    )
+    .await;
+    assert_eq!(first["recordedCount"], 4);
+    let state = read(following.clone()).await;
+    assert_eq!(state["checkIns"]["totalCount"], 3);
+    assert_eq!(
+        check_ins(&state),
+        vec![
+            kpi_check_in("2026-02-10T00:00:00Z", "1500"),
+            kpi_check_in("2026-02-01T00:00:00Z", "1400"),
+            kpi_check_in("2026-01-20T00:00:00Z", "1200"),
+        ]
+    );
+    assert_eq!(state["currentValue"], "1500");
+    crate::fixtures::assert_close(&state["progress"], 0.5);
+    crate::fixtures::assert_close(&state["objective"]["progress"], 0.25);
+    let history = state["progressHistory"].as_array().unwrap();
+    let day = |date: &str| {
+        history
+            .iter()
+            .find(|point| point["date"] == date)
+            .unwrap_or_else(|| panic!("no point for {date}"))
+            .clone()
+    };
+    assert_eq!(day("2026-01-19")["value"], "1000");
+    assert_eq!(day("2026-01-20")["value"], "1200");
+    crate::fixtures::assert_close(&day("2026-01-20")["progress"], 0.2);
+    assert_eq!(day("2026-01-31")["value"], "1200");
+    assert_eq!(day("2026-02-01")["value"], "1400");
+    crate::fixtures::assert_close(&day("2026-02-01")["progress"], 0.4);
+    assert_eq!(day("2026-02-10")["value"], "1500");
+    let types = event_types_after(&server, &owner, before).await;
+    assert_eq!(count_of(&types, "KPI_MEASUREMENT_RECORDED"), 4, "{types:?}");
+    assert_eq!(count_of(&types, "CHECK_IN_CREATED"), 1, "{types:?}");
+    assert_eq!(
+        count_of(&types, "KEY_RESULT_PROGRESS_CHANGED"),
+        1,
+        "{types:?}"
+    );
+
+    // A backfilled point and a replaced older point: the check-in at 2026-02-01 takes the
+    // new value in place, one check-in is added at 2026-01-25, and the current value stays.
+    let newest_check_in = state["lastCheckIn"]["id"].clone();
+    let before = server
+        .store
+        .latest_event_sequence(organization(&owner))
+        .await
+        .unwrap();
+    let second = record(
+        &server,
+        &token,
+        json!({ "measurements": [
+            { "kpiExternalKey": "product:wau", "value": "1250", "observedAt": "2026-01-25T00:00:00Z" },
+            { "kpiExternalKey": "product:wau", "value": "1300", "observedAt": "2026-02-01T00:00:00Z" },
+        ] }),
+    )
+    .await;
+    assert_eq!(second["results"][1]["replaced"], true);
+    let state = read(following.clone()).await;
+    assert_eq!(
+        check_ins(&state),
+        vec![
+            kpi_check_in("2026-02-10T00:00:00Z", "1500"),
+            kpi_check_in("2026-02-01T00:00:00Z", "1300"),
+            kpi_check_in("2026-01-25T00:00:00Z", "1250"),
+            kpi_check_in("2026-01-20T00:00:00Z", "1200"),
+        ]
+    );
+    assert_eq!(state["currentValue"], "1500");
+    crate::fixtures::assert_close(&state["progress"], 0.5);
+    let types = event_types_after(&server, &owner, before).await;
+    assert_eq!(
+        types,
+        ["KPI_MEASUREMENT_RECORDED", "KPI_MEASUREMENT_RECORDED"]
+    );
+
+    // Replacing the newest point changes its check-in in place, and the current value and
+    // progress follow: (1800 - 1000) / 1000 = 0.8, and the objective 0.8 / 2 = 0.4.
+    let before = server
+        .store
+        .latest_event_sequence(organization(&owner))
+        .await
+        .unwrap();
+    record(
+        &server,
+        &token,
+        json!({ "measurements": [{ "kpiExternalKey": "product:wau", "value": "1800", "observedAt": "2026-02-10T00:00:00Z" }] }),
+    )
+    .await;
+    let state = read(following.clone()).await;
+    assert_eq!(state["checkIns"]["totalCount"], 4);
+    assert_eq!(state["lastCheckIn"]["id"], newest_check_in);
+    assert_eq!(state["lastCheckIn"]["value"], "1800");
+    assert_eq!(state["currentValue"], "1800");
+    crate::fixtures::assert_close(&state["progress"], 0.8);
+    crate::fixtures::assert_close(&state["objective"]["progress"], 0.4);
+    let types = event_types_after(&server, &owner, before).await;
+    assert_eq!(
+        count_of(&types, "KEY_RESULT_PROGRESS_CHANGED"),
+        1,
+        "{types:?}"
+    );
+    assert_eq!(count_of(&types, "CHECK_IN_CREATED"), 0, "{types:?}");
+
+    // The same point with the same value again changes nothing.
+    let before = server
+        .store
+        .latest_event_sequence(organization(&owner))
+        .await
+        .unwrap();
+    record(
+        &server,
+        &token,
+        json!({ "measurements": [{ "kpiExternalKey": "product:wau", "value": "1800", "observedAt": "2026-02-10T00:00:00Z" }] }),
+    )
+    .await;
+    assert_eq!(read(following.clone()).await["checkIns"]["totalCount"], 4);
+    let types = event_types_after(&server, &owner, before).await;
+    assert_eq!(types, ["KPI_MEASUREMENT_RECORDED"]);
+
+    // A key result linked later takes every point of its cycle at once.
+    let later = create_key_result(
+        &server,
+        &owner,
+        json!({ "objectiveId": objective, "title": "Keep 1,500 weekly users", "type": "STAY_AT_OR_ABOVE", "startValue": "1000", "targetValue": "1500", "kpiId": kpi }),
+    )
+    .await;
+    let state = read(later).await;
+    assert_eq!(
+        check_ins(&state),
+        vec![
+            kpi_check_in("2026-02-10T00:00:00Z", "1800"),
+            kpi_check_in("2026-02-01T00:00:00Z", "1300"),
+            kpi_check_in("2026-01-25T00:00:00Z", "1250"),
+            kpi_check_in("2026-01-20T00:00:00Z", "1200"),
+        ]
+    );
+    assert_eq!(state["currentValue"], "1800");
+    crate::fixtures::assert_close(&state["progress"], 1.0);
+}
+
+#[tokio::test]
+async fn manual_check_in_outranks_kpi_backfill() {
+    let server = TestServer::start().await;
+    let owner = server.sign_up("owner").await;
+    let (_, quarter) = year_and_quarter(&server, &owner).await;
+    let kpi = create_kpi(&server, &owner, json!({ "name": "Signups" })).await;
+    let objective = create_objective(
+        &server,
+        &owner,
+        json!({ "cycleId": quarter, "title": "Grow signups" }),
+    )
+    .await;
+    let following = create_key_result(
+        &server,
+        &owner,
+        json!({ "objectiveId": objective, "title": "Reach 100 signups", "type": "INCREASE_TO", "startValue": "0", "targetValue": "100", "kpiId": kpi }),
+    )
+    .await;
+    record(
+        &server,
+        &owner.token,
+        json!({ "measurements": [{ "kpiId": kpi, "value": "40", "observedAt": "2026-02-01T00:00:00Z" }] }),
+    )
+    .await;
+    // A manual check-in observed later than every point sets the current value, 60.
+    let manual = crate::fixtures::check_in(
+        &server,
+        &owner,
+        json!({ "keyResultId": following, "value": "60", "observedAt": "2026-02-05T00:00:00Z" }),
+    )
+    .await;
+    assert_eq!(manual["keyResult"]["currentValue"], "60");
+
+    // Points older than the manual check-in, new or replaced, leave the current value at 60.
+    record(
+        &server,
+        &owner.token,
+        json!({ "measurements": [
+            { "kpiId": kpi, "value": "45", "observedAt": "2026-02-01T00:00:00Z" },
+            { "kpiId": kpi, "value": "50", "observedAt": "2026-02-04T00:00:00Z" },
+        ] }),
+    )
+    .await;
+    let state = server
+        .query(
+            &owner.token,
+            "query($id: ID!) { node(id: $id) { ... on KeyResult { currentValue progress checkIns(first: 10) { totalCount nodes { value source } } } } }",
+            json!({ "id": following }),
+        )
+        .await["node"]
+        .clone();
+    assert_eq!(state["currentValue"], "60");
+    crate::fixtures::assert_close(&state["progress"], 0.6);
+    assert_eq!(
+        state["checkIns"]["nodes"],
+        json!([
+            { "value": "60", "source": "USER" },
+            { "value": "50", "source": "KPI" },
+            { "value": "45", "source": "KPI" },
+        ])
+    );
+
+    // A newer point takes over: 70 / 100.
+    record(
+        &server,
+        &owner.token,
+        json!({ "measurements": [{ "kpiId": kpi, "value": "70", "observedAt": "2026-02-06T00:00:00Z" }] }),
+    )
+    .await;
+    let state = server
+        .query(
+            &owner.token,
+            "query($id: ID!) { node(id: $id) { ... on KeyResult { currentValue progress } } }",
+            json!({ "id": following }),
+        )
+        .await["node"]
+        .clone();
+    assert_eq!(state["currentValue"], "70");
+    crate::fixtures::assert_close(&state["progress"], 0.7);
+}
+
+#[tokio::test]
+async fn batch_key_reused_by_item() {
+    let server = TestServer::start().await;
+    let owner = server.sign_up("owner").await;
+    let token = ingest_token(&server, &owner).await;
+    let (_, quarter) = year_and_quarter(&server, &owner).await;
+    create_kpi(
+        &server,
+        &owner,
+        json!({ "name": "Pipeline", "externalKey": "pipeline" }),
+    )
+    .await;
+    let objective = create_objective(
+        &server,
+        &owner,
+        json!({ "cycleId": quarter, "title": "Close more deals" }),
+    )
+    .await;
+    create_key_result(
+        &server,
+        &owner,
+        json!({ "objectiveId": objective, "title": "Win 40 deals", "type": "INCREASE_TO", "startValue": "0", "targetValue": "40", "externalKey": "crm:deals-won" }),
+    )
+    .await;
+
+    // The item that repeats the batch's key is rejected; the other item is stored.
+    let batch = json!({
+        "idempotencyKey": "k-same",
+        "measurements": [
+            { "kpiExternalKey": "pipeline", "value": "10", "observedAt": "2026-02-01T00:00:00Z", "idempotencyKey": "k-same" },
+            { "kpiExternalKey": "pipeline", "value": "11", "observedAt": "2026-02-02T00:00:00Z" },
+        ],
+    });
+    let first = record(&server, &token, batch.clone()).await;
+    assert_eq!(first["userErrors"], json!([]));
+    assert_eq!(first["recordedCount"], 1);
+    assert_eq!(
+        codes(&first["results"][0]),
+        vec![(
+            "measurements.0.idempotencyKey".into(),
+            "IDEMPOTENCY_KEY_REUSED".into()
+        )]
+    );
+    let message = first["results"][0]["userErrors"][0]["message"]
+        .as_str()
+        .unwrap();
+    assert!(message.contains("\"k-same\""), "{message}");
+    assert!(message.contains("batch"), "{message}");
+    // A retry replays the first result.
+    let retried = record(&server, &token, batch).await;
+    assert_eq!(retried["recordedCount"], 1);
+    assert_eq!(codes(&retried["results"][0]), codes(&first["results"][0]));
+    assert_eq!(retried["results"][1]["replayed"], true);
+
+    // The same for check-ins.
+    let check_ins = json!({
+        "idempotencyKey": "c-same",
+        "checkIns": [
+            { "keyResultExternalKey": "crm:deals-won", "value": "8", "observedAt": "2026-02-07T00:00:00Z", "idempotencyKey": "c-same" },
+            { "keyResultExternalKey": "crm:deals-won", "value": "9", "observedAt": "2026-02-08T00:00:00Z" },
+        ],
+    });
+    let first = server
+        .query(
+            &token,
+            RECORD_CHECK_INS,
+            json!({ "input": check_ins.clone() }),
+        )
+        .await["recordCheckIns"]
+        .clone();
+    assert_eq!(first["userErrors"], json!([]));
+    assert_eq!(first["recordedCount"], 1);
+    assert_eq!(
+        codes(&first["results"][0]),
+        vec![(
+            "checkIns.0.idempotencyKey".into(),
+            "IDEMPOTENCY_KEY_REUSED".into()
+        )]
+    );
+    assert_eq!(first["results"][1]["keyResult"]["currentValue"], "9");
+    let retried = server
+        .query(&token, RECORD_CHECK_INS, json!({ "input": check_ins }))
+        .await["recordCheckIns"]
+        .clone();
+    assert_eq!(retried["recordedCount"], 1);
+    assert_eq!(retried["results"][1]["replayed"], true);
+
+    // Two check-ins of one batch with one key: the same input repeats the first result,
+    // and another input with that key is rejected.
+    let twice = server
+        .query(
+            &token,
+            RECORD_CHECK_INS,
+            json!({ "input": { "checkIns": [
+                { "keyResultExternalKey": "crm:deals-won", "value": "12", "observedAt": "2026-02-10T00:00:00Z", "idempotencyKey": "deal-12" },
+                { "keyResultExternalKey": "crm:deals-won", "value": "12", "observedAt": "2026-02-10T00:00:00Z", "idempotencyKey": "deal-12" },
+                { "keyResultExternalKey": "crm:deals-won", "value": "13", "observedAt": "2026-02-10T00:00:00Z", "idempotencyKey": "deal-12" },
+            ] } }),
+        )
+        .await["recordCheckIns"]
+        .clone();
+    assert_eq!(twice["userErrors"], json!([]));
+    assert_eq!(twice["recordedCount"], 2);
+    assert_eq!(twice["results"][0]["replayed"], false);
+    assert_eq!(twice["results"][1]["replayed"], true);
+    assert_eq!(
+        twice["results"][0]["checkIn"]["id"],
+        twice["results"][1]["checkIn"]["id"]
+    );
+    assert_eq!(
+        codes(&twice["results"][2]),
+        vec![(
+            "checkIns.2.idempotencyKey".into(),
+            "IDEMPOTENCY_KEY_REUSED".into()
+        )]
+    );
+    let count = server
+        .query(
+            &owner.token,
+            "query($id: ID!) { node(id: $id) { ... on Objective { keyResults { nodes { currentValue checkIns { totalCount } } } } } }",
+            json!({ "id": objective }),
+        )
+        .await["node"]["keyResults"]["nodes"][0]
+        .clone();
+    // 9 and 12: the rejected items wrote nothing.
+    assert_eq!(count["checkIns"]["totalCount"], 2);
+    assert_eq!(count["currentValue"], "12");
+}

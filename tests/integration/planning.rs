@@ -4,8 +4,8 @@
 //! quarter expects progress 0.5, and 45 of 2026's 365 days, so the year expects 45/365.
 
 use crate::fixtures::{
-    assert_close, check_in, create_key_result, create_kpi, create_objective, create_team,
-    year_and_quarter,
+    assert_close, check_in, create_cycle, create_key_result, create_kpi, create_objective,
+    create_team, year_and_quarter,
 };
 use headway_tests::TestServer;
 use serde_json::json;
@@ -299,7 +299,7 @@ async fn kpi_health_and_linked_key_result() {
     let data = server
         .query(
             &ada.token,
-            "query($kpi: ID!, $kr: ID!) { kpi: node(id: $kpi) { ... on Kpi { health latestValue measurements(from: \"2026-01-01T00:00:00Z\") { totalCount nodes { value } } } } kr: node(id: $kr) { ... on KeyResult { currentValue progress lastCheckIn { source value } } } }",
+            "query($kpi: ID!, $kr: ID!) { kpi: node(id: $kpi) { ... on Kpi { health latestValue measurements(from: \"2026-01-01T00:00:00Z\") { totalCount nodes { value } } } } kr: node(id: $kr) { ... on KeyResult { currentValue progress lastCheckIn { source value } checkIns { nodes { source value observedAt } } } } }",
             json!({ "kpi": revenue, "kr": key_result }),
         )
         .await;
@@ -313,6 +313,14 @@ async fn kpi_health_and_linked_key_result() {
     assert_eq!(data["kr"]["currentValue"], "95");
     assert_close(&data["kr"]["progress"], 35.0 / 60.0);
     assert_eq!(data["kr"]["lastCheckIn"]["source"], "KPI");
+    // Each of the two points in Q1 is a check-in; the December one lies outside the cycle.
+    assert_eq!(
+        data["kr"]["checkIns"]["nodes"],
+        json!([
+            { "source": "KPI", "value": "95", "observedAt": "2026-02-10T00:00:00Z" },
+            { "source": "KPI", "value": "85", "observedAt": "2026-01-20T00:00:00Z" },
+        ])
+    );
 
     // A value at the target makes the KPI healthy.
     server
@@ -326,9 +334,172 @@ async fn kpi_health_and_linked_key_result() {
     let data = server
         .query(
             &ada.token,
-            "query($kpi: ID!) { node(id: $kpi) { ... on Kpi { health } } }",
-            json!({ "kpi": revenue }),
+            "query($kpi: ID!, $kr: ID!) { kpi: node(id: $kpi) { ... on Kpi { health } } kr: node(id: $kr) { ... on KeyResult { currentValue progress checkIns { totalCount } } } }",
+            json!({ "kpi": revenue, "kr": key_result }),
         )
         .await;
-    assert_eq!(data["node"]["health"], "HEALTHY");
+    assert_eq!(data["kpi"]["health"], "HEALTHY");
+    // (100 - 60) / (120 - 60) = 2/3, from a third check-in.
+    assert_eq!(data["kr"]["currentValue"], "100");
+    assert_close(&data["kr"]["progress"], 40.0 / 60.0);
+    assert_eq!(data["kr"]["checkIns"]["totalCount"], 3);
+}
+
+#[tokio::test]
+async fn check_ins_outside_cycle_rejected() {
+    let server = TestServer::start().await;
+    server.clock.set("2026-02-15T12:00:00Z".parse().unwrap());
+    let ada = server.sign_up("ada").await;
+    server
+        .mutate(
+            &ada.token,
+            "updateOrganization",
+            "mutation { updateOrganization(input: { timeZone: \"Europe/Berlin\" }) { userErrors { field message code } } }",
+            json!({}),
+        )
+        .await;
+    // In Berlin (UTC+1 in winter) Q1 2026 runs from 2025-12-31T23:00Z up to 2026-03-31T22:00Z
+    // (UTC+2 from 29 March), and Q4 2025 from 2025-09-30T22:00Z up to 2025-12-31T23:00Z.
+    let (_, quarter) = year_and_quarter(&server, &ada).await;
+    let last_quarter = create_cycle(
+        &server,
+        &ada,
+        json!({ "name": "Q4 2025", "startDate": "2025-10-01", "endDate": "2025-12-31", "state": "ACTIVE" }),
+    )
+    .await;
+    let current = create_objective(
+        &server,
+        &ada,
+        json!({ "cycleId": quarter, "title": "Grow" }),
+    )
+    .await;
+    let current = create_key_result(
+        &server,
+        &ada,
+        json!({ "objectiveId": current, "title": "Reach 100", "type": "INCREASE_TO", "startValue": "0", "targetValue": "100" }),
+    )
+    .await;
+    let past = create_objective(
+        &server,
+        &ada,
+        json!({ "cycleId": last_quarter, "title": "Finish the year" }),
+    )
+    .await;
+    let past = create_key_result(
+        &server,
+        &ada,
+        json!({ "objectiveId": past, "title": "Reach 100", "type": "INCREASE_TO", "startValue": "0", "targetValue": "100" }),
+    )
+    .await;
+    let rejected = |key_result: &str, input: serde_json::Value| {
+        let server = &server;
+        let ada = &ada;
+        let mut input = input;
+        input["keyResultId"] = json!(key_result);
+        async move {
+            let payload = server
+                .query(
+                    &ada.token,
+                    "mutation($input: CreateCheckInInput!) { createCheckIn(input: $input) { checkIn { id } userErrors { field message code } } }",
+                    json!({ "input": input }),
+                )
+                .await["createCheckIn"]
+                .clone();
+            assert_eq!(payload["checkIn"], serde_json::Value::Null, "{payload}");
+            let errors = payload["userErrors"].as_array().unwrap().clone();
+            assert_eq!(errors.len(), 1, "{payload}");
+            assert_eq!(errors[0]["code"], "OUT_OF_RANGE");
+            assert_eq!(errors[0]["field"], json!(["input", "observedAt"]));
+            errors[0]["message"].as_str().unwrap().to_owned()
+        }
+    };
+
+    // Q1: one second before the start is rejected, the first instant is accepted.
+    let message = rejected(
+        &current,
+        json!({ "value": "90", "observedAt": "2025-12-31T22:59:59Z" }),
+    )
+    .await;
+    assert_eq!(
+        message,
+        "2025-12-31T22:59:59+00:00 is before the key result's cycle, which runs from 2026-01-01 to 2026-03-31 in Europe/Berlin; send an observedAt within those dates"
+    );
+    let accepted = check_in(
+        &server,
+        &ada,
+        json!({ "keyResultId": current, "value": "10", "observedAt": "2025-12-31T23:00:00Z" }),
+    )
+    .await;
+    assert_eq!(accepted["keyResult"]["currentValue"], "10");
+    check_in(
+        &server,
+        &ada,
+        json!({ "keyResultId": current, "value": "30", "observedAt": "2026-02-01T00:00:00Z" }),
+    )
+    .await;
+    rejected(
+        &current,
+        json!({ "value": "90", "observedAt": "2025-12-01T00:00:00Z" }),
+    )
+    .await;
+
+    // Q4 2025: its last instant is accepted, the next one is rejected, and so is a check-in
+    // without observedAt, which is observed now, on 2026-02-15.
+    let accepted = check_in(
+        &server,
+        &ada,
+        json!({ "keyResultId": past, "value": "80", "observedAt": "2025-12-31T22:59:59Z" }),
+    )
+    .await;
+    assert_eq!(accepted["keyResult"]["currentValue"], "80");
+    let message = rejected(
+        &past,
+        json!({ "value": "95", "observedAt": "2025-12-31T23:00:00Z" }),
+    )
+    .await;
+    assert_eq!(
+        message,
+        "2025-12-31T23:00:00+00:00 is after the key result's cycle, which runs from 2025-10-01 to 2025-12-31 in Europe/Berlin; send an observedAt within those dates"
+    );
+    let message = rejected(&past, json!({ "value": "95" })).await;
+    assert_eq!(
+        message,
+        "observedAt was left out, so it defaults to now. 2026-02-15T12:00:00+00:00 is after the key result's cycle, which runs from 2025-10-01 to 2025-12-31 in Europe/Berlin; send an observedAt within those dates"
+    );
+
+    // A batch rejects the item outside the cycle and stores the other.
+    let batch = server
+        .mutate(
+            &ada.token,
+            "recordCheckIns",
+            "mutation($input: RecordCheckInsInput!) { recordCheckIns(input: $input) { recordedCount results { keyResult { currentValue } userErrors { field message code } } userErrors { field message code } } }",
+            json!({ "input": { "checkIns": [
+                { "keyResultId": current, "value": "99", "observedAt": "2026-04-01T00:00:00Z" },
+                { "keyResultId": current, "value": "40", "observedAt": "2026-02-14T00:00:00Z" },
+            ] } }),
+        )
+        .await;
+    assert_eq!(batch["recordedCount"], 1);
+    let error = &batch["results"][0]["userErrors"][0];
+    assert_eq!(error["code"], "OUT_OF_RANGE");
+    assert_eq!(
+        error["field"],
+        json!(["input", "checkIns", "0", "observedAt"])
+    );
+    assert_eq!(batch["results"][1]["keyResult"]["currentValue"], "40");
+
+    // Only the accepted check-ins count: 40 / 100 in Q1 and 80 / 100 in Q4 2025.
+    let data = server
+        .query(
+            &ada.token,
+            "query($current: ID!, $past: ID!) { current: node(id: $current) { ... on KeyResult { currentValue progress checkIns { totalCount } } } past: node(id: $past) { ... on KeyResult { currentValue progress checkIns { totalCount } } } }",
+            json!({ "current": current, "past": past }),
+        )
+        .await;
+    assert_eq!(data["current"]["currentValue"], "40");
+    assert_close(&data["current"]["progress"], 0.4);
+    assert_eq!(data["current"]["checkIns"]["totalCount"], 3);
+    assert_eq!(data["past"]["currentValue"], "80");
+    assert_close(&data["past"]["progress"], 0.8);
+    assert_eq!(data["past"]["checkIns"]["totalCount"], 1);
 }
