@@ -113,27 +113,36 @@ impl CycleTransition {
         }
     }
 
-    /// The state after the transition, or an error naming `state` when the cycle is not in a
-    /// state the transition starts from.
+    /// Returns the state after the transition, or an error on `id` that names the mutation to use
+    /// when the cycle is not in a state the transition starts from.
     pub fn apply(self, current: CycleState) -> Result<CycleState, ValidationError> {
-        let (from, to, verb): (&[CycleState], CycleState, &str) = match self {
-            Self::Activate => (&[CycleState::Planned], CycleState::Active, "activated"),
-            Self::Close => (
-                &[CycleState::Planned, CycleState::Active],
-                CycleState::Closed,
-                "closed",
-            ),
-            Self::Reopen => (&[CycleState::Closed], CycleState::Active, "reopened"),
+        let next_step = match (self, current) {
+            (Self::Activate, CycleState::Planned) => return Ok(CycleState::Active),
+            (Self::Close, CycleState::Planned | CycleState::Active) => {
+                return Ok(CycleState::Closed);
+            }
+            (Self::Reopen, CycleState::Closed) => return Ok(CycleState::Active),
+            (Self::Activate, CycleState::Active) => {
+                "the cycle is already ACTIVE, so it cannot be activated; no change is needed"
+            }
+            (Self::Activate, CycleState::Closed) => {
+                "the cycle is CLOSED, so it cannot be activated; reopen it with reopenCycle first, which makes it ACTIVE again"
+            }
+            (Self::Close, CycleState::Closed) => {
+                "the cycle is already CLOSED, so it cannot be closed; use reopenCycle to make it ACTIVE again"
+            }
+            (Self::Reopen, CycleState::Planned) => {
+                "the cycle is PLANNED, so it cannot be reopened; only a CLOSED cycle can be reopened, and activateCycle starts a PLANNED one"
+            }
+            (Self::Reopen, CycleState::Active) => {
+                "the cycle is ACTIVE, so it cannot be reopened; only a CLOSED cycle can be reopened, and closeCycle closes it"
+            }
         };
-        if from.contains(&current) {
-            Ok(to)
-        } else {
-            Err(ValidationError::new(
-                "id",
-                ErrorCode::InvalidTransition,
-                format!("the cycle is {}, so it cannot be {verb}", current.as_str()),
-            ))
-        }
+        Err(ValidationError::new(
+            "id",
+            ErrorCode::InvalidTransition,
+            next_step,
+        ))
     }
 }
 
@@ -697,6 +706,27 @@ mod tests {
         );
         assert!(Reopen.apply(CycleState::Active).is_err());
         assert!(Close.apply(CycleState::Closed).is_err());
+    }
+
+    #[test]
+    fn invalid_cycle_transitions_name_next_step() {
+        use CycleTransition::{Activate, Close, Reopen};
+        let cases = [
+            (Activate, CycleState::Closed, "reopenCycle"),
+            (Activate, CycleState::Active, "already ACTIVE"),
+            (Close, CycleState::Closed, "reopenCycle"),
+            (Reopen, CycleState::Planned, "activateCycle"),
+            (Reopen, CycleState::Active, "closeCycle"),
+        ];
+        for (transition, state, hint) in cases {
+            let error = transition.apply(state).unwrap_err();
+            assert_eq!(error.field, "id");
+            assert!(
+                error.message.contains(hint),
+                "{transition:?} from {state:?}: {}",
+                error.message
+            );
+        }
     }
 
     #[test]

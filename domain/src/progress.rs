@@ -123,6 +123,17 @@ impl CycleWindow {
     pub fn contains(&self, instant: DateTime<Utc>) -> bool {
         self.start <= instant && instant < self.end
     }
+
+    /// Returns the first and last calendar day of the window in `time_zone`, the zone it was
+    /// built in.
+    pub fn dates(&self, time_zone: TimeZone) -> (NaiveDate, NaiveDate) {
+        let tz = time_zone.tz();
+        let last_instant = self.end - Duration::nanoseconds(1);
+        (
+            self.start.with_timezone(&tz).date_naive(),
+            last_instant.with_timezone(&tz).date_naive(),
+        )
+    }
 }
 
 /// How progress compares with the pace the cycle's elapsed time asks for.
@@ -521,6 +532,7 @@ mod tests {
         assert_eq!(window.end, at("2026-07-01T22:00:00Z"));
         assert!(window.contains(at("2026-06-30T22:00:00Z")));
         assert!(!window.contains(at("2026-07-01T22:00:00Z")));
+        assert_eq!(window.dates(berlin), (day, day));
     }
 
     #[test]
@@ -530,6 +542,7 @@ mod tests {
         let santiago = TimeZone::parse("America/Santiago").unwrap();
         let window = CycleWindow::new(day, day, santiago);
         assert_eq!(window.start, at("2022-09-11T04:00:00Z"));
+        assert_eq!(window.dates(santiago), (day, day));
     }
 
     #[test]

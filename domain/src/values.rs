@@ -375,20 +375,48 @@ impl Grade {
 pub struct CurrencyCode([u8; 3]);
 
 impl CurrencyCode {
+    /// Parses a code of the ISO 4217 list, as the `iso_currency` crate carries it.
     pub fn parse(raw: &str) -> Result<Self, ValidationError> {
-        match raw.as_bytes() {
-            [a, b, c] if [a, b, c].iter().all(|b| b.is_ascii_uppercase()) => Ok(Self([*a, *b, *c])),
-            _ => {
-                let shown: String = raw.chars().take(16).collect();
-                Err(ValidationError::new(
-                    "",
-                    ErrorCode::InvalidFormat,
-                    format!(
-                        "\"{shown}\" is not a currency code; use three upper-case letters as in ISO 4217, such as \"EUR\""
-                    ),
-                ))
-            }
+        let shown: String = raw.chars().take(16).collect();
+        let [a, b, c] = raw.as_bytes() else {
+            return Err(Self::invalid_format(&shown));
+        };
+        if ![a, b, c].iter().all(|byte| byte.is_ascii_uppercase()) {
+            return Err(Self::invalid_format(&shown));
         }
+        if iso_currency::Currency::from_code(raw).is_none() {
+            return Err(ValidationError::new(
+                "",
+                ErrorCode::InvalidFormat,
+                format!(
+                    "\"{shown}\" is not an ISO 4217 currency code; use a listed code such as \"EUR\", \"USD\" or \"JPY\""
+                ),
+            ));
+        }
+        Ok(Self([*a, *b, *c]))
+    }
+
+    /// Parses a stored code by its format alone: three upper-case letters. Codes stored
+    /// before `parse` checked the ISO 4217 list stay readable.
+    pub fn parse_stored(raw: &str) -> Result<Self, ValidationError> {
+        match raw.as_bytes() {
+            [a, b, c] if [a, b, c].iter().all(|byte| byte.is_ascii_uppercase()) => {
+                Ok(Self([*a, *b, *c]))
+            }
+            _ => Err(Self::invalid_format(
+                &raw.chars().take(16).collect::<String>(),
+            )),
+        }
+    }
+
+    fn invalid_format(shown: &str) -> ValidationError {
+        ValidationError::new(
+            "",
+            ErrorCode::InvalidFormat,
+            format!(
+                "\"{shown}\" is not a currency code; use three upper-case letters as in ISO 4217, such as \"EUR\""
+            ),
+        )
     }
 
     pub fn as_str(&self) -> &str {
@@ -669,6 +697,19 @@ mod tests {
                 ErrorCode::InvalidFormat
             );
         }
+        for raw in ["USD", "JPY", "CHF", "XAU"] {
+            assert_eq!(CurrencyCode::parse(raw).unwrap().as_str(), raw);
+        }
+        let unlisted = CurrencyCode::parse("XXQ").unwrap_err();
+        assert_eq!(unlisted.code, ErrorCode::InvalidFormat);
+        assert!(unlisted.message.contains("\"XXQ\""), "{}", unlisted.message);
+        assert!(
+            unlisted.message.contains("ISO 4217"),
+            "{}",
+            unlisted.message
+        );
+        assert_eq!(CurrencyCode::parse_stored("XXQ").unwrap().as_str(), "XXQ");
+        assert!(CurrencyCode::parse_stored("xxq").is_err());
     }
 
     #[test]

@@ -6,7 +6,7 @@ use crate::error::{StoreError, check_version};
 use crate::page::{self, Page, PageRequest, SortKey};
 use crate::rollup;
 use crate::scoped::{self, OrganizationScoped};
-use crate::tx::WriteTx;
+use crate::tx::{WriteTx, changes_nothing};
 use crate::{Actor, Store};
 use headway_domain::events::{EventPayload, EventScope, NewEvent, RecordKind};
 use headway_domain::ids::{CommentId, OrganizationId};
@@ -152,6 +152,10 @@ impl Store {
         let before = row.clone();
         let mut update = row.into_active_model();
         update.body = Set(changes.body.into_inner());
+        if changes_nothing(&before, &update) {
+            tx.commit(self).await?;
+            return convert::comment(before);
+        }
         update.version = Set(version + 1);
         update.updated_at = Set(tx.now);
         let row = update.update(&tx.db).await?;

@@ -87,7 +87,9 @@ fn external_key(table: &str, text: Option<&str>) -> Result<Option<ExternalKey>, 
 fn unit(table: &str, kind: &str, currency: Option<&str>) -> Result<Unit, StoreError> {
     let kind = enum_value(table, "unit", kind, UnitKind::from_name)?;
     let currency = currency
-        .map(|code| CurrencyCode::parse(code).map_err(|_| corrupt(table, "currency_code", code)))
+        .map(|code| {
+            CurrencyCode::parse_stored(code).map_err(|_| corrupt(table, "currency_code", code))
+        })
         .transpose()?;
     Unit::new(kind, currency).map_err(|_| corrupt(table, "unit", kind.as_str()))
 }

@@ -5,7 +5,7 @@ use crate::entities::{cycle, key_result, objective};
 use crate::error::{StoreError, check_version};
 use crate::page::{self, Page, PageRequest, SortKey};
 use crate::scoped::{self, OrganizationScoped};
-use crate::tx::WriteTx;
+use crate::tx::{WriteTx, changes_nothing};
 use crate::{Actor, Store};
 use chrono::NaiveDate;
 use headway_domain::events::{EventPayload, EventScope, NewEvent, RecordKind};
@@ -204,6 +204,10 @@ impl Store {
         update.start_date = Set(start_date);
         update.end_date = Set(end_date);
         update.parent_id = Set(parent_id.map(Into::into));
+        if changes_nothing(&before, &update) {
+            tx.commit(self).await?;
+            return convert::cycle(before);
+        }
         update.version = Set(version + 1);
         update.updated_at = Set(tx.now);
         let row = update.update(&tx.db).await?;

@@ -284,6 +284,11 @@ entity!(webhook_endpoint, "webhook_endpoints", {
     /// Kept out of the audit log's serialized rows.
     #[serde(skip_serializing)]
     pub secret: String,
+    /// The secret before the latest change, which also signs until
+    /// `previous_secret_expires_at`; kept out of the audit log like `secret`.
+    #[serde(skip_serializing)]
+    pub previous_secret: Option<String>,
+    pub previous_secret_expires_at: Option<DateTimeUtc>,
     pub event_types: String,
     pub enabled: bool,
     pub disabled_reason: Option<String>,

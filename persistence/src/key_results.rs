@@ -1,6 +1,7 @@
 //! Key results: their measure, weight and optional KPI link.
 
-use crate::check_ins::{self, CheckInRecord};
+use crate::bulk;
+use crate::check_ins::{self, CurrentCheckIn};
 use crate::convert;
 use crate::entities::{check_in, key_result, kpi, kpi_measurement, objective};
 use crate::error::{StoreError, check_version};
@@ -9,10 +10,11 @@ use crate::page::{self, Page, PageRequest, SortKey};
 use crate::rollup::{self, CycleTiming};
 use crate::scoped::{self, OrganizationScoped};
 use crate::teams::ensure_member;
-use crate::tx::WriteTx;
+use crate::tx::{WriteTx, changes_nothing};
 use crate::{Actor, Store};
+use chrono::{DateTime, Utc};
 use headway_domain::events::{EventPayload, NewEvent, RecordKind};
-use headway_domain::ids::{KeyResultId, KpiId, ObjectiveId, OrganizationId, UserId};
+use headway_domain::ids::{CheckInId, KeyResultId, KpiId, ObjectiveId, OrganizationId, UserId};
 use headway_domain::model::{
     KeyResult, KeyResultType, Measure, ObjectiveState, Source, Unit, UnitKind,
 };
@@ -23,10 +25,12 @@ use headway_domain::values::{
 };
 use headway_domain::{ErrorCode, ValidationError};
 use sea_orm::ActiveValue::Set;
+use sea_orm::sea_query::{CaseStatement, Expr};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, IntoActiveModel, PaginatorTrait, QueryFilter,
-    QueryOrder,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, IntoActiveModel,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
+use std::collections::{BTreeSet, HashMap};
 use uuid::Uuid;
 
 #[derive(Clone, Debug)]
@@ -143,8 +147,33 @@ pub(crate) async fn check_key_result_limit(
     )?)
 }
 
-/// Brings a KPI-linked key result to the KPI's latest measurement within the key result's
-/// cycle, recording it as a check-in with source KPI when it is newer than the current value.
+/// A KPI measurement as the key results that follow the KPI mirror it.
+pub(crate) struct KpiPoint {
+    pub(crate) observed_at: DateTime<Utc>,
+    pub(crate) value: MetricValue,
+}
+
+/// A key result that follows a KPI, with its objective and cycle.
+pub(crate) struct Follower {
+    pub(crate) row: key_result::Model,
+    pub(crate) objective: objective::Model,
+    pub(crate) timing: CycleTiming,
+}
+
+/// A key result's id and an observed-at time.
+type KeyResultAt = (Uuid, DateTime<Utc>);
+
+/// The KPI-source check-ins of one key result at one observed-at time, before a mirror.
+enum Mirrored {
+    /// No such check-in existed, so one with this id is inserted.
+    Inserted(Uuid),
+    /// These check-ins existed and now hold the point's value.
+    Existing(Vec<Uuid>),
+}
+
+/// Brings a KPI-linked key result in line with every measurement of its KPI observed within
+/// the key result's cycle, and moves its current value to the newest one when that is the
+/// latest observation (see [`mirror_kpi_points`]). The caller rolls the objective up.
 pub(crate) async fn follow_kpi(
     tx: &mut WriteTx,
     row: key_result::Model,
@@ -154,50 +183,266 @@ pub(crate) async fn follow_kpi(
     let Some(kpi_id) = row.kpi_id else {
         return Ok(row);
     };
-    let latest = kpi_measurement::Entity::find_in(tx.organization_id())
-        .filter(kpi_measurement::Column::KpiId.eq(kpi_id))
-        .filter(kpi_measurement::Column::ObservedAt.gte(timing.window.start))
-        .filter(kpi_measurement::Column::ObservedAt.lt(timing.window.end))
-        .order_by_desc(kpi_measurement::Column::ObservedAt)
-        .one(&tx.db)
-        .await?;
-    let Some(latest) = latest else {
-        return Ok(row);
-    };
-    if !progress::becomes_current(latest.observed_at, row.current_observed_at) {
-        return Ok(row);
-    }
-    let current_source = match row.current_check_in_id {
-        Some(id) => scoped::find_one::<check_in::Entity, _>(&tx.db, tx.organization_id(), id)
-            .await?
-            .map(|check_in| (check_in.observed_at, check_in.value, check_in.source)),
-        None => None,
-    };
-    let already_applied = current_source.is_some_and(|(observed_at, value, source)| {
-        observed_at == latest.observed_at && value == latest.value && source == Source::Kpi.as_str()
-    });
-    if already_applied {
+    let measurements: Vec<(DateTime<Utc>, String)> =
+        kpi_measurement::Entity::find_in(tx.organization_id())
+            .select_only()
+            .column(kpi_measurement::Column::ObservedAt)
+            .column(kpi_measurement::Column::Value)
+            .filter(kpi_measurement::Column::KpiId.eq(kpi_id))
+            .filter(kpi_measurement::Column::ObservedAt.gte(timing.window.start))
+            .filter(kpi_measurement::Column::ObservedAt.lt(timing.window.end))
+            .into_tuple()
+            .all(&tx.db)
+            .await?;
+    if measurements.is_empty() {
         return Ok(row);
     }
-    let value = MetricValue::new(convert::decimal(
-        "kpi_measurements",
-        "value",
-        &latest.value,
-    )?)
-    .map_err(|_| {
-        StoreError::Corrupt(format!("kpi_measurements.value holds \"{}\"", latest.value))
-    })?;
-    let record = CheckInRecord {
-        value,
-        confidence: None,
-        comment: None,
-        observed_at: latest.observed_at,
-        source: Source::Kpi,
-        author_id: None,
-        api_token_id: None,
+    let points = measurements
+        .into_iter()
+        .map(|(observed_at, value)| {
+            let value = convert::metric("kpi_measurements", "value", &value)?;
+            Ok(KpiPoint { observed_at, value })
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    let follower = Follower {
+        row: row.clone(),
+        objective: objective.clone(),
+        timing,
     };
-    let (_, row) = check_ins::record(tx, row, objective, timing, record).await?;
-    Ok(row)
+    let points = HashMap::from([(kpi_id, points)]);
+    let mirrored = mirror_kpi_points(tx, vec![follower], &points).await?;
+    Ok(mirrored.into_iter().next().map_or(row, |(row, _)| row))
+}
+
+/// Mirrors KPI measurements as check-ins with source KPI. `points` holds each KPI's points by
+/// KPI id, one per observed-at time. Every point within a follower's cycle gets a KPI-source
+/// check-in of the follower at the same observed-at time with the same value. A missing
+/// check-in is inserted, and one with another value takes the new value in place, with an
+/// audit entry.
+///
+/// A follower's current value moves to its newest mirrored point when that is the latest
+/// observation, or follows the new value when that point's check-in is already current.
+/// Only that check-in, when inserted, gets a CHECK_IN_CREATED event, and only a change of the
+/// current value or progress gets a progress event. All check-ins are written with bulk
+/// statements. Returns each follower that had points in its cycle, and whether its current
+/// value changed, so that the caller rolls its objective up.
+pub(crate) async fn mirror_kpi_points(
+    tx: &mut WriteTx,
+    followers: Vec<Follower>,
+    points: &HashMap<Uuid, Vec<KpiPoint>>,
+) -> Result<Vec<(key_result::Model, bool)>, StoreError> {
+    let organization_id = tx.organization_id();
+    let mut inside: Vec<(Follower, Vec<&KpiPoint>)> = Vec::with_capacity(followers.len());
+    for follower in followers {
+        let Some(kpi_points) = follower.row.kpi_id.and_then(|kpi_id| points.get(&kpi_id)) else {
+            continue;
+        };
+        let in_cycle: Vec<&KpiPoint> = kpi_points
+            .iter()
+            .filter(|point| follower.timing.window.contains(point.observed_at))
+            .collect();
+        if !in_cycle.is_empty() {
+            inside.push((follower, in_cycle));
+        }
+    }
+    if inside.is_empty() {
+        return Ok(Vec::new());
+    }
+
+    // The KPI-source check-ins that exist at those times, as (id, value) by key result and
+    // time. Data written before replacements were mirrored in place can hold several at one
+    // time, so each time maps to a list.
+    let pairs: Vec<KeyResultAt> = inside
+        .iter()
+        .flat_map(|(follower, in_cycle)| {
+            in_cycle
+                .iter()
+                .map(|point| (follower.row.id, point.observed_at))
+        })
+        .collect();
+    let mut existing: HashMap<KeyResultAt, Vec<(Uuid, String)>> = HashMap::new();
+    for chunk in pairs.chunks(500) {
+        let key_result_ids: BTreeSet<Uuid> = chunk.iter().map(|(id, _)| *id).collect();
+        let times: BTreeSet<DateTime<Utc>> = chunk.iter().map(|(_, at)| *at).collect();
+        let rows: Vec<(Uuid, Uuid, DateTime<Utc>, String)> =
+            check_in::Entity::find_in(organization_id)
+                .select_only()
+                .column(check_in::Column::Id)
+                .column(check_in::Column::KeyResultId)
+                .column(check_in::Column::ObservedAt)
+                .column(check_in::Column::Value)
+                .filter(check_in::Column::KeyResultId.is_in(key_result_ids))
+                .filter(check_in::Column::Source.eq(Source::Kpi.as_str()))
+                .filter(check_in::Column::ObservedAt.is_in(times))
+                .order_by_asc(check_in::Column::CreatedAt)
+                .order_by_asc(check_in::Column::Id)
+                .into_tuple()
+                .all(&tx.db)
+                .await?;
+        for (id, key_result_id, observed_at, value) in rows {
+            existing
+                .entry((key_result_id, observed_at))
+                .or_default()
+                .push((id, value));
+        }
+    }
+
+    // Plan the writes, and each follower's newest point.
+    let mut inserts: Vec<check_in::Model> = Vec::new();
+    let mut updates: Vec<(Uuid, String)> = Vec::new();
+    let mut newest: Vec<(Follower, DateTime<Utc>, MetricValue, Mirrored)> =
+        Vec::with_capacity(inside.len());
+    for (follower, in_cycle) in inside {
+        let mut last: Option<(DateTime<Utc>, MetricValue, Mirrored)> = None;
+        for point in in_cycle {
+            let value = point.value.to_string();
+            let mirrored = match existing.remove(&(follower.row.id, point.observed_at)) {
+                None => {
+                    let id = CheckInId::generate().as_uuid();
+                    inserts.push(check_in::Model {
+                        id,
+                        organization_id: organization_id.as_uuid(),
+                        key_result_id: follower.row.id,
+                        value,
+                        confidence: None,
+                        comment: None,
+                        author_id: None,
+                        api_token_id: None,
+                        source: Source::Kpi.as_str().to_owned(),
+                        observed_at: point.observed_at,
+                        created_at: tx.now,
+                    });
+                    Mirrored::Inserted(id)
+                }
+                Some(found) => {
+                    let mut ids = Vec::with_capacity(found.len());
+                    for (id, stored) in found {
+                        if stored != value {
+                            tx.audit(
+                                "followKpi",
+                                "CheckIn",
+                                id,
+                                serde_json::json!({ "value": { "old": stored, "new": value } }),
+                            );
+                            updates.push((id, value.clone()));
+                        }
+                        ids.push(id);
+                    }
+                    Mirrored::Existing(ids)
+                }
+            };
+            if last
+                .as_ref()
+                .is_none_or(|(at, _, _)| point.observed_at > *at)
+            {
+                last = Some((point.observed_at, point.value, mirrored));
+            }
+        }
+        if let Some((observed_at, value, mirrored)) = last {
+            newest.push((follower, observed_at, value, mirrored));
+        }
+    }
+    insert_check_ins(tx, inserts).await?;
+    update_check_in_values(tx, updates).await?;
+
+    // Move the current values.
+    let mut results = Vec::with_capacity(newest.len());
+    for (follower, observed_at, value, mirrored) in newest {
+        let Follower {
+            row,
+            objective,
+            timing,
+        } = follower;
+        let inserted = matches!(mirrored, Mirrored::Inserted(_));
+        let current_id = match mirrored {
+            Mirrored::Inserted(id) => {
+                progress::becomes_current(observed_at, row.current_observed_at).then_some(id)
+            }
+            // An existing check-in that is current follows its new value. Another one takes
+            // over only from an older observation, because on a tie the newer check-in wins.
+            Mirrored::Existing(ids) => match row.current_check_in_id {
+                Some(current) if ids.contains(&current) => Some(current),
+                _ if row.current_observed_at.is_none_or(|at| observed_at > at) => {
+                    ids.last().copied()
+                }
+                _ => None,
+            },
+        };
+        let Some(current_id) = current_id else {
+            results.push((row, false));
+            continue;
+        };
+        if row.current_check_in_id == Some(current_id) && row.current_value == value.to_string() {
+            results.push((row, false));
+            continue;
+        }
+        if inserted {
+            tx.emit(NewEvent {
+                payload: EventPayload::CheckInCreated {
+                    check_in_id: current_id.into(),
+                    key_result_id: row.id.into(),
+                    value: value.get(),
+                    confidence: None,
+                    observed_at,
+                    became_current: true,
+                },
+                scope: rollup::key_result_scope(&row, &objective),
+            });
+        }
+        let current = CurrentCheckIn {
+            id: current_id,
+            observed_at,
+            value,
+            confidence: None,
+        };
+        let row = check_ins::make_current(tx, row, &objective, timing, current).await?;
+        results.push((row, true));
+    }
+    Ok(results)
+}
+
+/// Inserts check-ins with one statement on PostgreSQL and in chunks on SQLite.
+async fn insert_check_ins(tx: &WriteTx, rows: Vec<check_in::Model>) -> Result<(), StoreError> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    if tx.db.get_database_backend() == DbBackend::Postgres {
+        return bulk::insert_check_ins(&tx.db, &rows).await;
+    }
+    let rows: Vec<check_in::ActiveModel> = rows
+        .into_iter()
+        .map(IntoActiveModel::into_active_model)
+        .collect();
+    page::insert_chunked::<check_in::Entity, _>(&tx.db, rows).await
+}
+
+/// Sets the values of check-ins by id: with one statement on PostgreSQL, and with one
+/// `CASE` statement per chunk on SQLite.
+async fn update_check_in_values(
+    tx: &WriteTx,
+    updates: Vec<(Uuid, String)>,
+) -> Result<(), StoreError> {
+    if updates.is_empty() {
+        return Ok(());
+    }
+    let organization_id = tx.organization_id().as_uuid();
+    if tx.db.get_database_backend() == DbBackend::Postgres {
+        return bulk::update_check_in_values(&tx.db, organization_id, &updates).await;
+    }
+    for chunk in updates.chunks(300) {
+        let mut value = CaseStatement::new();
+        for (id, text) in chunk {
+            value = value.case(check_in::Column::Id.eq(*id), Expr::val(text.as_str()));
+        }
+        let value = value.finally(Expr::col(check_in::Column::Value));
+        check_in::Entity::update_many()
+            .col_expr(check_in::Column::Value, value.into())
+            .filter(check_in::Column::OrganizationId.eq(organization_id))
+            .filter(check_in::Column::Id.is_in(chunk.iter().map(|(id, _)| *id)))
+            .exec(&tx.db)
+            .await?;
+    }
+    Ok(())
 }
 
 impl Store {
@@ -370,6 +615,10 @@ impl Store {
         }
         if let Some(key) = changes.external_key {
             update.external_key = Set(key.map(ExternalKey::into_inner));
+        }
+        if changes_nothing(&before, &update) {
+            tx.commit(self).await?;
+            return convert::key_result(before);
         }
         update.version = Set(version + 1);
         update.updated_at = Set(tx.now);

@@ -9,6 +9,7 @@
 //! - [`entities`] are the table rows; [`convert`] maps them to domain values.
 
 pub mod api_tokens;
+pub mod audit;
 mod bulk;
 mod check_ins;
 mod comments;

@@ -8,7 +8,7 @@ use crate::page::{self, Page, PageRequest, SortKey};
 use crate::rollup::{self, objective_scope};
 use crate::scoped::{self, OrganizationScoped};
 use crate::teams::{active_team, ensure_member};
-use crate::tx::WriteTx;
+use crate::tx::{WriteTx, changes_nothing};
 use crate::{Actor, Store};
 use headway_domain::alignment::{self, MAX_DEPTH};
 use headway_domain::events::{EventPayload, NewEvent, RecordKind};
@@ -268,8 +268,9 @@ impl Store {
                     "state",
                     ErrorCode::InvalidTransition,
                     format!(
-                        "a {} objective cannot become {}",
+                        "a {} objective cannot become {}; set state ACTIVE first, then {}",
                         old_state.as_str(),
+                        state.as_str(),
                         state.as_str()
                     ),
                 )
@@ -322,6 +323,13 @@ impl Store {
         }
         if let Some(weight) = changes.weight {
             update.weight = Set(weight.get().to_string());
+        }
+        if changes_nothing(&before, &update) {
+            tx.commit(self).await?;
+            return Ok(ObjectiveOutcome {
+                objective: convert::objective(before)?,
+                warnings,
+            });
         }
         update.version = Set(version + 1);
         update.updated_at = Set(tx.now);

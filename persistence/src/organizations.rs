@@ -3,7 +3,7 @@
 use crate::convert;
 use crate::entities::{audit_entry, membership, organization};
 use crate::error::StoreError;
-use crate::tx::WriteTx;
+use crate::tx::{WriteTx, changes_nothing};
 use crate::{Actor, Store};
 use headway_domain::ids::{MembershipId, OrganizationId, UserId};
 use headway_domain::model::{Membership, Organization, OrganizationSettings, Role};
@@ -146,6 +146,10 @@ impl Store {
         }
         if let Some(enforce) = changes.enforce_limits {
             update.enforce_limits = Set(enforce);
+        }
+        if changes_nothing(&before, &update) {
+            tx.commit(self).await?;
+            return convert::organization(before);
         }
         update.version = Set(current.version + 1);
         update.updated_at = Set(tx.now);

@@ -5,7 +5,7 @@ use crate::entities::{membership, team, team_member};
 use crate::error::{StoreError, check_version};
 use crate::page::{self, Page, PageRequest, SortKey};
 use crate::scoped::{self, OrganizationScoped};
-use crate::tx::WriteTx;
+use crate::tx::{WriteTx, changes_nothing};
 use crate::{Actor, Store};
 use headway_domain::alignment::{self, MAX_DEPTH};
 use headway_domain::ids::{OrganizationId, TeamId, UserId};
@@ -197,6 +197,10 @@ impl Store {
         }
         if let Some(key) = changes.external_key {
             update.external_key = Set(key.map(ExternalKey::into_inner));
+        }
+        if changes_nothing(&before, &update) {
+            tx.commit(self).await?;
+            return convert::team(before);
         }
         update.version = Set(version + 1);
         update.updated_at = Set(tx.now);

@@ -1,5 +1,6 @@
 //! The write transaction: one organization locked, events collected, committed together.
 
+use crate::audit::Audited;
 use crate::convert;
 use crate::entities::{activity_entry, audit_entry, event, organization};
 use crate::error::StoreError;
@@ -12,7 +13,6 @@ use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
     ActiveValue::Set, ConnectionTrait, DatabaseTransaction, EntityTrait, TransactionTrait,
 };
-use serde::Serialize;
 
 /// A transaction that holds its organization's row lock until it ends.
 pub(crate) struct WriteTx {
@@ -25,36 +25,19 @@ pub(crate) struct WriteTx {
     audit: Vec<audit_entry::ActiveModel>,
 }
 
-/// Columns that every write changes, left out of the audit log's field changes.
-const UNAUDITED_COLUMNS: [&str; 4] = ["updated_at", "version", "organization_id", "id"];
+pub(crate) use crate::audit::changed_fields;
 
-/// The fields that differ between two rows: `{ "field": { "old": …, "new": … } }`. A missing
-/// `before` lists the new row's fields that are set.
-pub(crate) fn changed_fields<M: Serialize>(
-    before: Option<&M>,
-    after: Option<&M>,
-) -> serde_json::Value {
-    let as_object = |row: Option<&M>| {
-        row.and_then(|row| serde_json::to_value(row).ok())
-            .and_then(|value| value.as_object().cloned())
-            .unwrap_or_default()
-    };
-    let before = as_object(before);
-    let after = as_object(after);
-    let mut changes = serde_json::Map::new();
-    for (field, new) in &after {
-        if UNAUDITED_COLUMNS.contains(&field.as_str()) {
-            continue;
-        }
-        let old = before
-            .get(field)
-            .cloned()
-            .unwrap_or(serde_json::Value::Null);
-        if old != *new {
-            changes.insert(field.clone(), serde_json::json!({ "old": old, "new": new }));
-        }
-    }
-    serde_json::Value::Object(changes)
+/// Returns whether `update` leaves every column of `before` as it is. An update that changes
+/// nothing skips the write, so the version stays and no audit entry or event is recorded.
+pub(crate) fn changes_nothing<M, A>(before: &M, update: &A) -> bool
+where
+    M: sea_orm::ModelTrait + PartialEq,
+    A: sea_orm::TryIntoModel<M> + Clone,
+{
+    update
+        .clone()
+        .try_into_model()
+        .is_ok_and(|candidate| candidate == *before)
 }
 
 impl WriteTx {
@@ -116,7 +99,7 @@ impl WriteTx {
     }
 
     /// Records the change from `before` to `after` of one row in the audit log.
-    pub(crate) fn audit_row<M: Serialize>(
+    pub(crate) fn audit_row<M: Audited>(
         &mut self,
         action: &str,
         record_type: &str,

@@ -4,7 +4,7 @@ use crate::convert;
 use crate::entities::{membership, organization, user};
 use crate::error::StoreError;
 use crate::page::{self, Page, PageRequest, SortKey};
-use crate::tx::WriteTx;
+use crate::tx::{WriteTx, changes_nothing};
 use crate::{Actor, Store};
 use headway_domain::ids::{MembershipId, OrganizationId, UserId};
 use headway_domain::model::{Membership, Organization, Role, User};
@@ -348,6 +348,10 @@ impl Store {
         let before = row.clone();
         let mut update = row.into_active_model();
         update.role = Set(role.as_str().to_owned());
+        if changes_nothing(&before, &update) {
+            tx.commit(self).await?;
+            return convert::membership(before);
+        }
         update.version = Set(version + 1);
         update.updated_at = Set(tx.now);
         let row = update.update(&tx.db).await?;

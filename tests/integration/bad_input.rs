@@ -568,6 +568,110 @@ async fn check_ins_where_they_are_not_allowed() {
 }
 
 #[tokio::test]
+async fn check_in_errors_name_external_key() {
+    let server = TestServer::start().await;
+    let ada = server.sign_up("ada").await;
+    let (_, quarter) = year_and_quarter(&server, &ada).await;
+    let objective = create_objective(
+        &server,
+        &ada,
+        json!({ "cycleId": quarter, "title": "Grow" }),
+    )
+    .await;
+    let archived = create_key_result(
+        &server,
+        &ada,
+        json!({ "objectiveId": objective, "title": "Archived", "type": "INCREASE_TO", "startValue": "0", "targetValue": "10", "externalKey": "crm:archived" }),
+    )
+    .await;
+    create_key_result(
+        &server,
+        &ada,
+        json!({ "objectiveId": objective, "title": "Active", "type": "INCREASE_TO", "startValue": "0", "targetValue": "10", "externalKey": "crm:active" }),
+    )
+    .await;
+    server
+        .mutate(
+            &ada.token,
+            "archiveKeyResult",
+            "mutation($id: ID!) { archiveKeyResult(input: { id: $id }) { keyResult { archivedAt } userErrors { field message code } } }",
+            json!({ "id": archived }),
+        )
+        .await;
+    let batch = |key: &str| {
+        let server = &server;
+        let token = ada.token.clone();
+        let key = key.to_owned();
+        async move {
+            server
+                .query(
+                    &token,
+                    "mutation($input: RecordCheckInsInput!) { recordCheckIns(input: $input) { recordedCount results { userErrors { field message code } } userErrors { field message code } } }",
+                    json!({ "input": { "checkIns": [{ "keyResultExternalKey": key, "value": "3" }] } }),
+                )
+                .await["recordCheckIns"]
+                .clone()
+        }
+    };
+
+    // An archived key result, addressed by external key, alone and in a batch.
+    let error = rejected(
+        &server,
+        &ada,
+        "createCheckIn",
+        CREATE_CHECK_IN,
+        json!({ "keyResultExternalKey": "crm:archived", "value": "3" }),
+    )
+    .await;
+    assert_eq!(error["code"], "ARCHIVED");
+    assert_eq!(error["field"], json!(["input", "keyResultExternalKey"]));
+    let result = batch("crm:archived").await;
+    assert_eq!(result["recordedCount"], 0);
+    let error = &result["results"][0]["userErrors"][0];
+    assert_eq!(error["code"], "ARCHIVED");
+    assert_eq!(
+        error["field"],
+        json!(["input", "checkIns", "0", "keyResultExternalKey"])
+    );
+
+    // A closed cycle, the same way; by id the error stays on keyResultId.
+    server
+        .mutate(
+            &ada.token,
+            "closeCycle",
+            "mutation($id: ID!) { closeCycle(input: { id: $id }) { cycle { state } userErrors { field message code } } }",
+            json!({ "id": quarter }),
+        )
+        .await;
+    let error = rejected(
+        &server,
+        &ada,
+        "createCheckIn",
+        CREATE_CHECK_IN,
+        json!({ "keyResultExternalKey": "crm:active", "value": "3" }),
+    )
+    .await;
+    assert_eq!(error["code"], "CYCLE_CLOSED");
+    assert_eq!(error["field"], json!(["input", "keyResultExternalKey"]));
+    let result = batch("crm:active").await;
+    let error = &result["results"][0]["userErrors"][0];
+    assert_eq!(error["code"], "CYCLE_CLOSED");
+    assert_eq!(
+        error["field"],
+        json!(["input", "checkIns", "0", "keyResultExternalKey"])
+    );
+    let error = rejected(
+        &server,
+        &ada,
+        "createCheckIn",
+        CREATE_CHECK_IN,
+        json!({ "keyResultId": archived, "value": "3" }),
+    )
+    .await;
+    assert_eq!(error["field"], json!(["input", "keyResultId"]));
+}
+
+#[tokio::test]
 async fn alignment_cycles_rejected() {
     let server = TestServer::start().await;
     let ada = server.sign_up("ada").await;
@@ -635,4 +739,231 @@ async fn server_answers_after_bad_input() {
         .await;
     assert_eq!(status, 200);
     assert_eq!(body["data"]["__typename"], "Query");
+}
+
+#[tokio::test]
+async fn null_for_uncleared_field_rejected() {
+    let server = TestServer::start().await;
+    let ada = server.sign_up("ada").await;
+    let (_, quarter) = year_and_quarter(&server, &ada).await;
+    let objective = create_objective(
+        &server,
+        &ada,
+        json!({ "cycleId": quarter, "title": "Grow" }),
+    )
+    .await;
+    let key_result = create_key_result(
+        &server,
+        &ada,
+        json!({ "objectiveId": objective, "title": "Calls", "type": "INCREASE_TO", "startValue": "0", "targetValue": "10" }),
+    )
+    .await;
+    let team = server
+        .mutate(
+            &ada.token,
+            "createTeam",
+            "mutation { createTeam(input: { name: \"Sales\" }) { team { id } userErrors { field message code } } }",
+            json!({}),
+        )
+        .await["team"]["id"]
+        .clone();
+    let kpi = server
+        .mutate(
+            &ada.token,
+            "createKpi",
+            "mutation { createKpi(input: { name: \"NPS\", direction: HIGHER_IS_BETTER }) { kpi { id } userErrors { field message code } } }",
+            json!({}),
+        )
+        .await["kpi"]["id"]
+        .clone();
+    let cases = [
+        (
+            "updateObjective",
+            "UpdateObjectiveInput",
+            json!(objective),
+            "title",
+        ),
+        (
+            "updateObjective",
+            "UpdateObjectiveInput",
+            json!(objective),
+            "kind",
+        ),
+        (
+            "updateObjective",
+            "UpdateObjectiveInput",
+            json!(objective),
+            "state",
+        ),
+        (
+            "updateObjective",
+            "UpdateObjectiveInput",
+            json!(objective),
+            "progressSource",
+        ),
+        (
+            "updateObjective",
+            "UpdateObjectiveInput",
+            json!(objective),
+            "weight",
+        ),
+        (
+            "updateKeyResult",
+            "UpdateKeyResultInput",
+            json!(key_result),
+            "title",
+        ),
+        (
+            "updateKeyResult",
+            "UpdateKeyResultInput",
+            json!(key_result),
+            "type",
+        ),
+        (
+            "updateKeyResult",
+            "UpdateKeyResultInput",
+            json!(key_result),
+            "startValue",
+        ),
+        (
+            "updateKeyResult",
+            "UpdateKeyResultInput",
+            json!(key_result),
+            "targetValue",
+        ),
+        (
+            "updateKeyResult",
+            "UpdateKeyResultInput",
+            json!(key_result),
+            "unit",
+        ),
+        (
+            "updateKeyResult",
+            "UpdateKeyResultInput",
+            json!(key_result),
+            "weight",
+        ),
+        ("updateTeam", "UpdateTeamInput", team.clone(), "name"),
+        ("updateCycle", "UpdateCycleInput", json!(quarter), "name"),
+        (
+            "updateCycle",
+            "UpdateCycleInput",
+            json!(quarter),
+            "startDate",
+        ),
+        ("updateCycle", "UpdateCycleInput", json!(quarter), "endDate"),
+        ("updateKpi", "UpdateKpiInput", kpi.clone(), "name"),
+        ("updateKpi", "UpdateKpiInput", kpi.clone(), "unit"),
+        ("updateKpi", "UpdateKpiInput", kpi.clone(), "direction"),
+        ("updateKpi", "UpdateKpiInput", kpi.clone(), "frequency"),
+    ];
+    for (mutation, input_type, id, field) in &cases {
+        let query = format!(
+            "mutation($input: {input_type}!) {{ {mutation}(input: $input) {{ userErrors {{ field message code }} }} }}"
+        );
+        let mut input = json!({ "id": id });
+        input[*field] = Value::Null;
+        let data = server
+            .query(&ada.token, &query, json!({ "input": input }))
+            .await;
+        let errors = &data[*mutation]["userErrors"];
+        assert_eq!(
+            errors[0]["field"],
+            json!(["input", field]),
+            "{mutation}: {errors}"
+        );
+        assert_eq!(errors[0]["code"], "INVALID", "{mutation}.{field}");
+        let message = errors[0]["message"].as_str().unwrap();
+        assert!(message.contains("cannot be cleared"), "{message}");
+        assert!(message.contains(field), "{message}");
+    }
+
+    // Nothing was written: every record is at its first version with only its create entry.
+    let version_query = "query($id: ID!) { node(id: $id) { ... on Objective { version } ... on KeyResult { version } ... on Team { version } ... on Cycle { version } ... on Kpi { version } } }";
+    let audit_query = "query($id: ID!) { auditEntries(filter: { recordId: $id }) { totalCount } }";
+    for id in [
+        json!(objective),
+        json!(key_result),
+        team,
+        json!(quarter),
+        kpi,
+    ] {
+        let data = server
+            .query(&ada.token, version_query, json!({ "id": id }))
+            .await;
+        assert_eq!(data["node"]["version"], 1, "{id}");
+        let audit = server
+            .query(&ada.token, audit_query, json!({ "id": id }))
+            .await;
+        assert_eq!(audit["auditEntries"]["totalCount"], 1, "{id}");
+    }
+
+    let data = server
+        .query(
+            &ada.token,
+            "mutation { updateOrganization(input: { timeZone: null }) { organization { version } userErrors { field message code } } }",
+            json!({}),
+        )
+        .await;
+    let error = &data["updateOrganization"]["userErrors"][0];
+    assert_eq!(error["field"], json!(["input", "timeZone"]));
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .contains("cannot be cleared"),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn currency_code_outside_iso_4217_rejected() {
+    let server = TestServer::start().await;
+    let ada = server.sign_up("ada").await;
+    let (_, quarter) = year_and_quarter(&server, &ada).await;
+    let objective = create_objective(
+        &server,
+        &ada,
+        json!({ "cycleId": quarter, "title": "Grow" }),
+    )
+    .await;
+    let data = server
+        .query(
+            &ada.token,
+            CREATE_KEY_RESULT,
+            json!({ "input": { "objectiveId": objective, "title": "Revenue", "type": "INCREASE_TO", "startValue": "0", "targetValue": "5", "unit": "CURRENCY", "currencyCode": "XXQ" } }),
+        )
+        .await;
+    assert_eq!(data["createKeyResult"]["keyResult"], Value::Null);
+    let error = &data["createKeyResult"]["userErrors"][0];
+    assert_eq!(error["field"], json!(["input", "currencyCode"]));
+    assert_eq!(error["code"], "INVALID_FORMAT");
+    let message = error["message"].as_str().unwrap();
+    assert!(message.contains("\"XXQ\""), "{message}");
+    assert!(message.contains("ISO 4217"), "{message}");
+
+    let data = server
+        .query(
+            &ada.token,
+            "mutation { createKpi(input: { name: \"Revenue\", direction: HIGHER_IS_BETTER, unit: CURRENCY, currencyCode: \"XXQ\" }) { kpi { id } userErrors { field message code } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(data["createKpi"]["kpi"], Value::Null);
+    let error = &data["createKpi"]["userErrors"][0];
+    assert_eq!(error["field"], json!(["input", "currencyCode"]));
+    assert!(
+        error["message"].as_str().unwrap().contains("\"XXQ\""),
+        "{error}"
+    );
+
+    // A listed code is accepted.
+    let data = server
+        .query(
+            &ada.token,
+            CREATE_KEY_RESULT,
+            json!({ "input": { "objectiveId": objective, "title": "Revenue", "type": "INCREASE_TO", "startValue": "0", "targetValue": "5", "unit": "CURRENCY", "currencyCode": "CHF" } }),
+        )
+        .await;
+    assert_eq!(data["createKeyResult"]["userErrors"], json!([]));
 }

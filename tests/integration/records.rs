@@ -702,3 +702,229 @@ async fn limits_warn_in_payloads() {
     );
     assert_eq!(data["createKeyResult"]["keyResult"], Value::Null);
 }
+
+const RECORD_AUDIT: &str = "query($id: ID!) { auditEntries(filter: { recordId: $id }) { totalCount nodes { action changes } } }";
+
+#[tokio::test]
+async fn audit_changes_use_api_names() {
+    let server = TestServer::start().await;
+    let ada = server.sign_up("ada").await;
+    let grace = server.add_member(&ada, "grace", "MEMBER").await;
+    let (_, quarter) = year_and_quarter(&server, &ada).await;
+    let parent = create_objective(
+        &server,
+        &ada,
+        json!({ "cycleId": quarter, "title": "Parent" }),
+    )
+    .await;
+    let objective = create_objective(
+        &server,
+        &ada,
+        json!({ "cycleId": quarter, "title": "Child" }),
+    )
+    .await;
+    server
+        .mutate(
+            &ada.token,
+            "updateObjective",
+            "mutation($input: UpdateObjectiveInput!) { updateObjective(input: $input) { objective { id } userErrors { field message code } } }",
+            json!({ "input": { "id": objective, "ownerId": grace.user_id, "parentId": parent } }),
+        )
+        .await;
+    let data = server
+        .query(&ada.token, RECORD_AUDIT, json!({ "id": objective }))
+        .await;
+    let changes = &data["auditEntries"]["nodes"][0]["changes"];
+    assert_eq!(
+        changes["ownerId"],
+        json!({ "old": null, "new": grace.user_id })
+    );
+    assert_eq!(changes["parentId"], json!({ "old": null, "new": parent }));
+    for column in ["owner_id", "parent_id", "version", "updated_at"] {
+        assert!(changes.get(column).is_none(), "{column} in {changes}");
+    }
+    let resolved = server
+        .query(
+            &ada.token,
+            "query($id: ID!) { node(id: $id) { id } }",
+            json!({ "id": changes["parentId"]["new"] }),
+        )
+        .await;
+    assert_eq!(resolved["node"]["id"], json!(parent));
+
+    // A key result's kind is its API field `type`; milestones stay internal.
+    let key_result = create_key_result(
+        &server,
+        &ada,
+        json!({ "objectiveId": objective, "title": "Calls", "type": "INCREASE_TO", "startValue": "0", "targetValue": "10" }),
+    )
+    .await;
+    server
+        .mutate(
+            &ada.token,
+            "updateKeyResult",
+            "mutation($input: UpdateKeyResultInput!) { updateKeyResult(input: $input) { keyResult { id } userErrors { field message code } } }",
+            json!({ "input": { "id": key_result, "type": "DECREASE_TO", "startValue": "10", "targetValue": "0" } }),
+        )
+        .await;
+    let data = server
+        .query(&ada.token, RECORD_AUDIT, json!({ "id": key_result }))
+        .await;
+    let created = &data["auditEntries"]["nodes"][1]["changes"];
+    assert_eq!(created["objectiveId"]["new"], json!(objective));
+    let changes = &data["auditEntries"]["nodes"][0]["changes"];
+    assert_eq!(
+        changes["type"],
+        json!({ "old": "INCREASE_TO", "new": "DECREASE_TO" })
+    );
+    for column in ["kind", "milestones", "objective_id", "start_value"] {
+        assert!(changes.get(column).is_none(), "{column} in {changes}");
+    }
+    assert!(changes.get("startValue").is_some(), "{changes}");
+}
+
+#[tokio::test]
+async fn update_without_change_writes_nothing() {
+    let server = TestServer::start().await;
+    let ada = server.sign_up("ada").await;
+    let (_, quarter) = year_and_quarter(&server, &ada).await;
+    let team = create_team(&server, &ada, json!({ "name": "Sales" })).await;
+    let objective = create_objective(
+        &server,
+        &ada,
+        json!({ "cycleId": quarter, "title": "Grow" }),
+    )
+    .await;
+    let key_result = create_key_result(
+        &server,
+        &ada,
+        json!({ "objectiveId": objective, "title": "Calls", "type": "INCREASE_TO", "startValue": "0", "targetValue": "10" }),
+    )
+    .await;
+    let kpi = create_kpi(
+        &server,
+        &ada,
+        json!({ "name": "NPS", "direction": "HIGHER_IS_BETTER", "targetValue": "50" }),
+    )
+    .await;
+    let cases = [
+        (
+            "updateObjective",
+            "UpdateObjectiveInput",
+            json!({ "id": objective, "title": "Grow" }),
+        ),
+        (
+            "updateObjective",
+            "UpdateObjectiveInput",
+            json!({ "id": objective }),
+        ),
+        (
+            "updateKeyResult",
+            "UpdateKeyResultInput",
+            json!({ "id": key_result, "title": "Calls", "targetValue": "10" }),
+        ),
+        (
+            "updateTeam",
+            "UpdateTeamInput",
+            json!({ "id": team, "name": "Sales", "description": null }),
+        ),
+        (
+            "updateCycle",
+            "UpdateCycleInput",
+            json!({ "id": quarter, "name": "Q1 2026" }),
+        ),
+        (
+            "updateKpi",
+            "UpdateKpiInput",
+            json!({ "id": kpi, "name": "NPS", "targetValue": "50" }),
+        ),
+    ];
+    for (mutation, input_type, input) in cases {
+        let query = format!(
+            "mutation($input: {input_type}!) {{ {mutation}(input: $input) {{ userErrors {{ field message code }} }} }}"
+        );
+        server
+            .mutate(&ada.token, mutation, &query, json!({ "input": input }))
+            .await;
+    }
+    let version_query = "query($id: ID!) { node(id: $id) { ... on Objective { version } ... on KeyResult { version } ... on Team { version } ... on Cycle { version } ... on Kpi { version } } }";
+    for id in [&objective, &key_result, &team, &quarter, &kpi] {
+        let data = server
+            .query(&ada.token, version_query, json!({ "id": id }))
+            .await;
+        assert_eq!(data["node"]["version"], 1, "{id}");
+        let audit = server
+            .query(&ada.token, RECORD_AUDIT, json!({ "id": id }))
+            .await;
+        assert_eq!(audit["auditEntries"]["totalCount"], 1, "{id}: {audit}");
+    }
+
+    let payload = server
+        .mutate(
+            &ada.token,
+            "updateOrganization",
+            "mutation($name: String!) { updateOrganization(input: { name: $name }) { organization { version } userErrors { field message code } } }",
+            json!({ "name": "ada's organization" }),
+        )
+        .await;
+    assert_eq!(payload["organization"]["version"], 1);
+
+    // A real change still counts.
+    let payload = server
+        .mutate(
+            &ada.token,
+            "updateObjective",
+            "mutation($id: ID!) { updateObjective(input: { id: $id, title: \"Grow faster\" }) { objective { version } userErrors { field message code } } }",
+            json!({ "id": objective }),
+        )
+        .await;
+    assert_eq!(payload["objective"]["version"], 2);
+    let audit = server
+        .query(&ada.token, RECORD_AUDIT, json!({ "id": objective }))
+        .await;
+    assert_eq!(audit["auditEntries"]["totalCount"], 2);
+}
+
+#[tokio::test]
+async fn invalid_cycle_transition_names_next_step() {
+    let server = TestServer::start().await;
+    let ada = server.sign_up("ada").await;
+    let cycle = create_cycle(
+        &server,
+        &ada,
+        json!({ "name": "Q2 2026", "startDate": "2026-04-01", "endDate": "2026-06-30" }),
+    )
+    .await;
+    let change = |mutation: &str| {
+        format!(
+            "mutation($id: ID!) {{ {mutation}(input: {{ id: $id }}) {{ cycle {{ state }} userErrors {{ field message code }} }} }}"
+        )
+    };
+    let data = server
+        .query(&ada.token, &change("reopenCycle"), json!({ "id": cycle }))
+        .await;
+    let error = &data["reopenCycle"]["userErrors"][0];
+    assert_eq!(error["code"], "INVALID_TRANSITION");
+    assert!(
+        error["message"].as_str().unwrap().contains("activateCycle"),
+        "{error}"
+    );
+
+    server
+        .mutate(
+            &ada.token,
+            "closeCycle",
+            &change("closeCycle"),
+            json!({ "id": cycle }),
+        )
+        .await;
+    let data = server
+        .query(&ada.token, &change("activateCycle"), json!({ "id": cycle }))
+        .await;
+    let error = &data["activateCycle"]["userErrors"][0];
+    assert_eq!(error["code"], "INVALID_TRANSITION");
+    assert_eq!(error["field"], json!(["input", "id"]));
+    let message = error["message"].as_str().unwrap();
+    assert!(message.contains("CLOSED"), "{message}");
+    assert!(message.contains("reopenCycle"), "{message}");
+}

@@ -24,15 +24,17 @@ pub struct CreateCycleInput {
     pub state: CycleState,
 }
 
-/// Changes to a cycle; left-out fields stay as they are and null clears a field.
+/// Changes to a cycle. Left-out fields stay as they are. Null clears only the fields
+/// described with "Null clears it."; for any other field it is rejected.
 #[derive(InputObject)]
 pub struct UpdateCycleInput {
     pub id: ID,
     /// Fails with a CONFLICT user error when the cycle is at another version.
     pub expected_version: Option<i32>,
-    pub name: Option<String>,
-    pub start_date: Option<Date>,
-    pub end_date: Option<Date>,
+    pub name: MaybeUndefined<String>,
+    pub start_date: MaybeUndefined<Date>,
+    pub end_date: MaybeUndefined<Date>,
+    /// Null clears it.
     pub parent_id: MaybeUndefined<ID>,
 }
 
@@ -64,9 +66,9 @@ impl UpdateCycleInput {
     fn parse(self) -> Parsed<(CycleId, CycleChanges)> {
         parse_all! {
             id = input::id::<CycleId>("id", &self.id);
-            name = input::optional(self.name.as_deref(), |raw| input::name("name", raw));
-            start_date = input::optional(self.start_date.as_ref(), |date| date.get("startDate"));
-            end_date = input::optional(self.end_date.as_ref(), |date| date.get("endDate"));
+            name = input::settable("name", self.name, |raw| input::name("name", &raw));
+            start_date = input::settable("startDate", self.start_date, |date| date.get("startDate"));
+            end_date = input::settable("endDate", self.end_date, |date| date.get("endDate"));
             parent_id = input::maybe_id("parentId", self.parent_id);
         }
         Ok((

@@ -66,6 +66,26 @@ pub fn maybe<In, Out>(
     }
 }
 
+/// Parses a field that may be left out (no change) or set but not cleared, so null gets an
+/// error on the field.
+pub fn settable<In, Out>(
+    field: &str,
+    value: MaybeUndefined<In>,
+    parse: impl FnOnce(In) -> Result<Out, ValidationError>,
+) -> Result<Option<Out>, ValidationError> {
+    match value {
+        MaybeUndefined::Undefined => Ok(None),
+        MaybeUndefined::Null => Err(ValidationError::new(
+            field,
+            ErrorCode::Invalid,
+            format!(
+                "null is invalid for {field} because it cannot be cleared; leave {field} out to keep the current value, or send a new value"
+            ),
+        )),
+        MaybeUndefined::Value(value) => parse(value).map(Some),
+    }
+}
+
 pub fn maybe_id<T: Typed>(
     field: &str,
     value: MaybeUndefined<ID>,

@@ -40,28 +40,35 @@ pub struct CreateKeyResultInput {
     pub external_key: Option<String>,
 }
 
-/// Changes to a key result; left-out fields stay as they are and null clears a field.
+/// Changes to a key result. Left-out fields stay as they are. Null clears only the fields
+/// described with "Null clears it."; for any other field it is rejected.
 #[derive(InputObject)]
 pub struct UpdateKeyResultInput {
     pub id: ID,
     /// Fails with a CONFLICT user error when the key result is at another version.
     pub expected_version: Option<i32>,
-    pub title: Option<String>,
+    pub title: MaybeUndefined<String>,
+    /// Null clears it.
     pub description: MaybeUndefined<String>,
+    /// Null clears it.
     pub owner_id: MaybeUndefined<ID>,
     /// The type can change only before the first check-in.
     #[graphql(name = "type")]
-    pub kind: Option<KeyResultType>,
-    pub start_value: Option<Decimal>,
-    pub target_value: Option<Decimal>,
-    pub unit: Option<Unit>,
+    pub kind: MaybeUndefined<KeyResultType>,
+    pub start_value: MaybeUndefined<Decimal>,
+    pub target_value: MaybeUndefined<Decimal>,
+    pub unit: MaybeUndefined<Unit>,
+    /// An ISO 4217 code such as `EUR`, for the CURRENCY unit. Null clears it.
     pub currency_code: MaybeUndefined<String>,
-    pub weight: Option<Decimal>,
+    pub weight: MaybeUndefined<Decimal>,
+    /// Null clears it, so the key result stops following a KPI.
     pub kpi_id: MaybeUndefined<ID>,
-    /// A grade from 0 to 1 that replaces the progress in the score at cycle close.
+    /// A grade from 0 to 1 that replaces the progress in the score at cycle close. Null
+    /// clears it.
     pub manual_grade: MaybeUndefined<Decimal>,
-    /// Why the manual grade was set.
+    /// Why the manual grade was set. Null clears it.
     pub grade_note: MaybeUndefined<String>,
+    /// Null clears it.
     pub external_key: MaybeUndefined<String>,
 }
 
@@ -82,8 +89,10 @@ pub struct CreateCheckInInput {
     pub confidence: Option<i32>,
     /// At most 10,000 characters.
     pub comment: Option<String>,
-    /// When the value was true; now when left out. A past time is a backfill, which sets the
-    /// current value only when no check-in with a later observed-at time exists.
+    /// When the value was true; now when left out. It must lie within the key result's
+    /// cycle, from 00:00 of its start date to 24:00 of its end date in the organization's
+    /// time zone. A past time is a backfill, which sets the current value only when no
+    /// check-in with a later observed-at time exists.
     pub observed_at: Option<DateTime>,
     /// Makes a retry safe: the same key with the same input returns the first result and
     /// writes nothing; the same key with another input is rejected. In a batch, the key
@@ -232,13 +241,15 @@ impl UpdateKeyResultInput {
     fn parse(self) -> Parsed<(KeyResultId, KeyResultChanges)> {
         parse_all! {
             id = input::id::<KeyResultId>("id", &self.id);
-            title = input::optional(self.title.as_deref(), |raw| input::title("title", raw));
+            title = input::settable("title", self.title, |raw| input::title("title", &raw));
             description = input::maybe_description("description", self.description);
             owner_id = input::maybe_id("ownerId", self.owner_id);
-            start_value = input::optional_metric("startValue", self.start_value.as_ref());
-            target_value = input::optional_metric("targetValue", self.target_value.as_ref());
+            kind = input::settable("type", self.kind, |kind| Ok(kind.into()));
+            start_value = input::settable("startValue", self.start_value, |value| input::metric("startValue", &value));
+            target_value = input::settable("targetValue", self.target_value, |value| input::metric("targetValue", &value));
+            unit = input::settable("unit", self.unit, |unit| Ok(unit.into()));
             currency_code = input::maybe(self.currency_code, |raw| input::currency("currencyCode", &raw));
-            weight = input::optional(self.weight.as_ref(), |weight| input::weight("weight", weight));
+            weight = input::settable("weight", self.weight, |weight| input::weight("weight", &weight));
             kpi_id = input::maybe_id("kpiId", self.kpi_id);
             manual_grade = input::maybe(self.manual_grade, |grade| Grade::new(grade.get("manualGrade")?).map_err(|error| error.in_field("manualGrade")));
             grade_note = input::maybe_description("gradeNote", self.grade_note);
@@ -251,10 +262,10 @@ impl UpdateKeyResultInput {
                 title,
                 description,
                 owner_id,
-                kind: self.kind.map(Into::into),
+                kind,
                 start_value,
                 target_value,
-                unit: self.unit.map(Into::into),
+                unit,
                 currency_code,
                 weight,
                 kpi_id,

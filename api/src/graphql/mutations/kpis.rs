@@ -41,26 +41,37 @@ pub struct CreateKpiInput {
     pub external_key: Option<String>,
 }
 
-/// Changes to a KPI; left-out fields stay as they are and null clears a field. Changing
-/// the direction clears the thresholds that are not sent again.
+/// Changes to a KPI. Left-out fields stay as they are. Null clears only the fields
+/// described with "Null clears it."; for any other field it is rejected. Changing the direction clears the
+/// thresholds that are not sent again.
 #[derive(InputObject)]
 pub struct UpdateKpiInput {
     pub id: ID,
     /// Fails with a CONFLICT user error when the KPI is at another version.
     pub expected_version: Option<i32>,
-    pub name: Option<String>,
+    pub name: MaybeUndefined<String>,
+    /// Null clears it.
     pub description: MaybeUndefined<String>,
-    pub unit: Option<Unit>,
+    pub unit: MaybeUndefined<Unit>,
+    /// An ISO 4217 code such as `EUR`, for the CURRENCY unit. Null clears it.
     pub currency_code: MaybeUndefined<String>,
-    pub direction: Option<KpiDirection>,
+    pub direction: MaybeUndefined<KpiDirection>,
+    /// Null clears it.
     pub target_value: MaybeUndefined<Decimal>,
+    /// Null clears it.
     pub warning_value: MaybeUndefined<Decimal>,
+    /// Null clears it.
     pub range_low: MaybeUndefined<Decimal>,
+    /// Null clears it.
     pub range_high: MaybeUndefined<Decimal>,
+    /// Null clears it.
     pub warning_margin: MaybeUndefined<Decimal>,
-    pub frequency: Option<KpiFrequency>,
+    pub frequency: MaybeUndefined<KpiFrequency>,
+    /// Null clears it.
     pub owner_id: MaybeUndefined<ID>,
+    /// Null clears it.
     pub team_id: MaybeUndefined<ID>,
+    /// Null clears it.
     pub external_key: MaybeUndefined<String>,
 }
 
@@ -178,8 +189,11 @@ impl UpdateKpiInput {
     fn parse(self) -> Parsed<(KpiId, KpiChanges)> {
         parse_all! {
             id = input::id::<KpiId>("id", &self.id);
-            name = input::optional(self.name.as_deref(), |raw| input::name("name", raw));
+            name = input::settable("name", self.name, |raw| input::name("name", &raw));
             description = input::maybe_description("description", self.description);
+            unit = input::settable("unit", self.unit, |unit| Ok(unit.into()));
+            direction = input::settable("direction", self.direction, |direction| Ok(direction.into()));
+            frequency = input::settable("frequency", self.frequency, |frequency| Ok(frequency.into()));
             currency_code = input::maybe(self.currency_code, |raw| input::currency("currencyCode", &raw));
             target_value = input::maybe_metric("targetValue", self.target_value);
             warning_value = input::maybe_metric("warningValue", self.warning_value);
@@ -196,15 +210,15 @@ impl UpdateKpiInput {
                 expected_version: self.expected_version,
                 name,
                 description,
-                unit: self.unit.map(Into::into),
+                unit,
                 currency_code,
-                direction: self.direction.map(Into::into),
+                direction,
                 target_value,
                 warning_value,
                 range_low,
                 range_high,
                 warning_margin,
-                frequency: self.frequency.map(Into::into),
+                frequency,
                 owner_id,
                 team_id,
                 external_key,

@@ -32,22 +32,27 @@ pub struct CreateObjectiveInput {
     pub weight: Option<Decimal>,
 }
 
-/// Changes to an objective; left-out fields stay as they are and null clears a field.
+/// Changes to an objective. Left-out fields stay as they are. Null clears only the fields
+/// described with "Null clears it."; for any other field it is rejected.
 #[derive(InputObject)]
 pub struct UpdateObjectiveInput {
     pub id: ID,
     /// Fails with a CONFLICT user error when the objective is at another version.
     pub expected_version: Option<i32>,
-    pub title: Option<String>,
+    pub title: MaybeUndefined<String>,
+    /// Null clears it.
     pub description: MaybeUndefined<String>,
+    /// Null clears it.
     pub team_id: MaybeUndefined<ID>,
+    /// Null clears it.
     pub owner_id: MaybeUndefined<ID>,
+    /// Null clears it, so the objective is aligned to no other.
     pub parent_id: MaybeUndefined<ID>,
-    pub kind: Option<ObjectiveKind>,
+    pub kind: MaybeUndefined<ObjectiveKind>,
     /// DRAFT, ACTIVE or CLOSED; use archiveObjective to archive.
-    pub state: Option<ObjectiveState>,
-    pub progress_source: Option<ProgressSource>,
-    pub weight: Option<Decimal>,
+    pub state: MaybeUndefined<ObjectiveState>,
+    pub progress_source: MaybeUndefined<ProgressSource>,
+    pub weight: MaybeUndefined<Decimal>,
 }
 
 record_input!(ArchiveObjectiveInput, "The objective to archive.");
@@ -113,12 +118,15 @@ impl UpdateObjectiveInput {
     fn parse(self) -> Parsed<(ObjectiveId, ObjectiveChanges)> {
         parse_all! {
             id = input::id::<ObjectiveId>("id", &self.id);
-            title = input::optional(self.title.as_deref(), |raw| input::title("title", raw));
+            title = input::settable("title", self.title, |raw| input::title("title", &raw));
             description = input::maybe_description("description", self.description);
             team_id = input::maybe_id("teamId", self.team_id);
             owner_id = input::maybe_id("ownerId", self.owner_id);
             parent_id = input::maybe_id("parentId", self.parent_id);
-            weight = input::optional(self.weight.as_ref(), |weight| input::weight("weight", weight));
+            kind = input::settable("kind", self.kind, |kind| Ok(kind.into()));
+            state = input::settable("state", self.state, |state| Ok(state.into()));
+            progress_source = input::settable("progressSource", self.progress_source, |source| Ok(source.into()));
+            weight = input::settable("weight", self.weight, |weight| input::weight("weight", &weight));
         }
         Ok((
             id,
@@ -129,9 +137,9 @@ impl UpdateObjectiveInput {
                 team_id,
                 owner_id,
                 parent_id,
-                kind: self.kind.map(Into::into),
-                state: self.state.map(Into::into),
-                progress_source: self.progress_source.map(Into::into),
+                kind,
+                state,
+                progress_source,
                 weight,
             },
         ))

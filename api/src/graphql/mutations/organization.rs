@@ -3,7 +3,7 @@ use crate::graphql::context::{ContextExt, Permission, Principal};
 use crate::graphql::error::{ApiError, user_result};
 use crate::graphql::objects::enums::Role;
 use crate::graphql::objects::organization::{Membership, Organization};
-use async_graphql::{Context, ID, InputObject, Object};
+use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object};
 use headway_domain::ValidationError;
 use headway_domain::ids::MembershipId;
 use headway_domain::values::{CheckInCadence, CountLimit, Email, Name, TimeZone};
@@ -19,22 +19,23 @@ pub struct CreateOrganizationInput {
     pub time_zone: String,
 }
 
-/// Changes to the organization's name and settings; left-out fields stay as they are.
+/// Changes to the organization's name and settings. Left-out fields stay as they are, and
+/// none of them can be cleared, so null is rejected.
 #[derive(InputObject)]
 pub struct UpdateOrganizationInput {
     /// Fails with a CONFLICT user error when the organization is at another version.
     pub expected_version: Option<i32>,
-    pub name: Option<String>,
+    pub name: MaybeUndefined<String>,
     /// The IANA time zone, such as `Europe/Berlin`.
-    pub time_zone: Option<String>,
+    pub time_zone: MaybeUndefined<String>,
     /// How often owners are expected to check in, in days (1 to 90).
-    pub check_in_cadence_days: Option<i32>,
+    pub check_in_cadence_days: MaybeUndefined<i32>,
     /// Objectives per owner per cycle (1 to 100).
-    pub objective_limit: Option<i32>,
+    pub objective_limit: MaybeUndefined<i32>,
     /// Key results per objective (1 to 100).
-    pub key_result_limit: Option<i32>,
+    pub key_result_limit: MaybeUndefined<i32>,
     /// Whether exceeding a limit rejects the change instead of warning.
-    pub enforce_limits: Option<bool>,
+    pub enforce_limits: MaybeUndefined<bool>,
 }
 
 /// A person to add by e-mail address. Someone who has never signed in is invited: their
@@ -77,10 +78,10 @@ payload!(RemoveMemberPayload, membership: Membership, "The result of removeMembe
 
 fn count_setting(
     field: &str,
-    value: Option<i32>,
+    value: MaybeUndefined<i32>,
     parse: fn(i64) -> Result<CountLimit, ValidationError>,
 ) -> Result<Option<CountLimit>, ValidationError> {
-    input::optional(value, |value| {
+    input::settable(field, value, |value| {
         parse(i64::from(value)).map_err(|error| error.in_field(field))
     })
 }
@@ -96,17 +97,18 @@ impl CreateOrganizationInput {
 }
 
 impl UpdateOrganizationInput {
-    fn parse(&self) -> Parsed<OrganizationChanges> {
+    fn parse(self) -> Parsed<OrganizationChanges> {
         parse_all! {
-            name = input::optional(self.name.as_deref(), |raw| input::name("name", raw));
-            time_zone = input::optional(self.time_zone.as_deref(), |raw| {
-                TimeZone::parse(raw).map_err(|error| error.in_field("timeZone"))
+            name = input::settable("name", self.name, |raw| input::name("name", &raw));
+            time_zone = input::settable("timeZone", self.time_zone, |raw| {
+                TimeZone::parse(&raw).map_err(|error| error.in_field("timeZone"))
             });
-            check_in_cadence = input::optional(self.check_in_cadence_days, |days| {
+            check_in_cadence = input::settable("checkInCadenceDays", self.check_in_cadence_days, |days| {
                 CheckInCadence::new(i64::from(days)).map_err(|error| error.in_field("checkInCadenceDays"))
             });
             objective_limit = count_setting("objectiveLimit", self.objective_limit, CountLimit::new);
             key_result_limit = count_setting("keyResultLimit", self.key_result_limit, CountLimit::new);
+            enforce_limits = input::settable("enforceLimits", self.enforce_limits, Ok);
         }
         Ok(OrganizationChanges {
             expected_version: self.expected_version,
@@ -115,7 +117,7 @@ impl UpdateOrganizationInput {
             check_in_cadence,
             objective_limit,
             key_result_limit,
-            enforce_limits: self.enforce_limits,
+            enforce_limits,
         })
     }
 }

@@ -17,15 +17,19 @@ pub struct CreateTeamInput {
     pub external_key: Option<String>,
 }
 
-/// Changes to a team; left-out fields stay as they are and null clears a field.
+/// Changes to a team. Left-out fields stay as they are. Null clears only the fields
+/// described with "Null clears it."; for any other field it is rejected.
 #[derive(InputObject)]
 pub struct UpdateTeamInput {
     pub id: ID,
     /// Fails with a CONFLICT user error when the team is at another version.
     pub expected_version: Option<i32>,
-    pub name: Option<String>,
+    pub name: MaybeUndefined<String>,
+    /// Null clears it.
     pub description: MaybeUndefined<String>,
+    /// Null clears it.
     pub parent_id: MaybeUndefined<ID>,
+    /// Null clears it.
     pub external_key: MaybeUndefined<String>,
 }
 
@@ -64,7 +68,7 @@ impl UpdateTeamInput {
     fn parse(self) -> Parsed<(TeamId, TeamChanges)> {
         parse_all! {
             id = input::id::<TeamId>("id", &self.id);
-            name = input::optional(self.name.as_deref(), |raw| input::name("name", raw));
+            name = input::settable("name", self.name, |raw| input::name("name", &raw));
             description = input::maybe_description("description", self.description);
             parent_id = input::maybe_id("parentId", self.parent_id);
             external_key = input::maybe(self.external_key, |raw| input::external_key("externalKey", &raw));

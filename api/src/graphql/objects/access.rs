@@ -109,6 +109,8 @@ fn record_global_id(record_type: &str, record_id: uuid::Uuid) -> ID {
         "Kpi" => NodeKind::Kpi,
         "Comment" => NodeKind::Comment,
         "ApiToken" => NodeKind::ApiToken,
+        "WebhookEndpoint" => NodeKind::WebhookEndpoint,
+        "WebhookDelivery" => NodeKind::WebhookDelivery,
         _ => return ID(record_id.simple().to_string()),
     };
     GlobalId::encode(kind, record_id)
@@ -139,7 +141,9 @@ impl AuditEntry {
         record_global_id(&self.0.record_type, self.0.record_id)
     }
 
-    /// The changed fields, as `{ "field": { "old": …, "new": … } }`.
+    /// The changed fields, as `{ "field": { "old": …, "new": … } }`, with the API's field
+    /// names (such as `ownerId`) and references as global ids. Entries written before
+    /// Headway used API names keep their database column names and raw UUIDs.
     async fn changes(&self) -> Json<serde_json::Value> {
         Json(self.0.changes.clone())
     }
@@ -171,3 +175,56 @@ connection!(
     AuditEntry,
     "A page of audit entries, newest first."
 );
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::graphql::ids::encode_event_id;
+    use headway_domain::ids::EventId;
+    use headway_persistence::audit::IdKind;
+
+    fn node_kind(kind: IdKind) -> Option<NodeKind> {
+        Some(match kind {
+            IdKind::Organization => NodeKind::Organization,
+            IdKind::User => NodeKind::User,
+            IdKind::Team => NodeKind::Team,
+            IdKind::Cycle => NodeKind::Cycle,
+            IdKind::Objective => NodeKind::Objective,
+            IdKind::KeyResult => NodeKind::KeyResult,
+            IdKind::CheckIn => NodeKind::CheckIn,
+            IdKind::Kpi => NodeKind::Kpi,
+            IdKind::Comment => NodeKind::Comment,
+            IdKind::ApiToken => NodeKind::ApiToken,
+            IdKind::WebhookEndpoint => NodeKind::WebhookEndpoint,
+            IdKind::WebhookDelivery => NodeKind::WebhookDelivery,
+            IdKind::Event => return None,
+        })
+    }
+
+    #[test]
+    fn audit_ids_match_global_ids() {
+        let uuid = uuid::Uuid::now_v7();
+        for kind in IdKind::ALL {
+            let expected = match node_kind(kind) {
+                Some(node) => GlobalId::encode(node, uuid).to_string(),
+                None => encode_event_id(EventId::from_uuid(uuid)),
+            };
+            assert_eq!(kind.global_id(uuid), expected, "{kind:?}");
+        }
+    }
+
+    #[test]
+    fn webhook_records_get_global_ids() {
+        let uuid = uuid::Uuid::now_v7();
+        assert!(
+            record_global_id("WebhookEndpoint", uuid)
+                .as_str()
+                .starts_with("whk_")
+        );
+        assert!(
+            record_global_id("WebhookDelivery", uuid)
+                .as_str()
+                .starts_with("whd_")
+        );
+    }
+}
