@@ -12,7 +12,16 @@ use headway_domain::ids::{ApiTokenId, OrganizationId};
 use headway_domain::values::Name;
 use headway_persistence::{Actor, NewApiToken, PageRequest};
 use std::io::Write as _;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::path::PathBuf;
 use std::sync::Arc;
+
+/// The maximum lifetime of a token from `headway token issue`, in hours.
+const MAX_TTL_HOURS: u32 = 8_760;
+
+/// The maximum length of a subject that `headway token issue` accepts, in bytes, as the
+/// server does.
+const MAX_SUBJECT_BYTES: usize = 255;
 
 /// Headway: a headless OKR and KPI service with a GraphQL API.
 #[derive(Debug, Parser)]
@@ -43,15 +52,17 @@ pub enum Command {
         #[command(flatten)]
         database: DatabaseArgs,
     },
-    /// Seeds the demo organization (once) and prints a bearer token and a curl command.
+    /// Seeds the demo organization (once) and prints its id, a bearer token and a curl
+    /// command.
     Demo {
         #[command(flatten)]
         database: DatabaseArgs,
         #[command(flatten)]
         auth: AuthArgs,
-        /// The address the printed curl command sends to.
+        /// The address that `headway serve` listens on, which the printed curl command sends
+        /// to; 0.0.0.0 and :: become the loopback address.
         #[arg(long, env = "HEADWAY_LISTEN", default_value = "127.0.0.1:8080")]
-        listen: std::net::SocketAddr,
+        listen: SocketAddr,
     },
     /// Prints the GraphQL schema in SDL.
     PrintSchema,
@@ -108,7 +119,8 @@ pub enum TokenCommand {
     Issue {
         #[command(flatten)]
         auth: AuthArgs,
-        /// The user's subject (`sub` claim), their stable id at the identity provider.
+        /// The user's subject (`sub` claim), their stable id at the identity provider: 1 to
+        /// 255 bytes, not only whitespace.
         #[arg(long)]
         subject: String,
         /// The user's e-mail address; an invited user with this address is claimed.
@@ -117,8 +129,8 @@ pub enum TokenCommand {
         /// The user's display name.
         #[arg(long)]
         name: Option<String>,
-        /// How long the token is valid, in hours.
-        #[arg(long, default_value_t = 24)]
+        /// How long the token is valid, in hours, from 1 to 8760 (a year).
+        #[arg(long, default_value_t = 24, value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_TTL_HOURS)))]
         ttl_hours: u32,
     },
 }
@@ -191,12 +203,99 @@ fn say(text: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn print_demo_instructions(token: &str, listen: std::net::SocketAddr) -> anyhow::Result<()> {
-    let url = format!("http://{listen}/graphql");
+/// Returns the address that a client on this machine reaches `listen` at: an unspecified
+/// address (0.0.0.0 or ::) becomes the loopback address of its family.
+fn client_address(listen: SocketAddr) -> SocketAddr {
+    let mut address = listen;
+    match address.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => address.set_ip(Ipv4Addr::LOCALHOST.into()),
+        IpAddr::V6(ip) if ip.is_unspecified() => address.set_ip(Ipv6Addr::LOCALHOST.into()),
+        _ => {}
+    }
+    address
+}
+
+fn print_demo_instructions(
+    token: &str,
+    organization_id: OrganizationId,
+    listen: SocketAddr,
+) -> anyhow::Result<()> {
+    let url = format!("http://{}/graphql", client_address(listen));
+    let organization = organization_id.to_global();
+    let organization = organization.as_str();
     say(&format!(
-        "Demo organization \"Acme Corporation\" is ready. Sign in as {} with this bearer token (valid 30 days):\n\n  {token}\n\nTry it:\n\n  curl -s {url} -H 'content-type: application/json' -H 'authorization: Bearer {token}' -d '{{\"query\":\"{{ viewer {{ user {{ name }} organization {{ name }} }} }}\"}}'\n\nOr open {url} in a browser for GraphiQL and set the header {{\"Authorization\": \"Bearer {token}\"}}.",
+        "Demo organization \"Acme Corporation\" ({organization}) is ready. Sign in as {} with this bearer token (valid 30 days):\n\n  {token}\n\nTry it:\n\n  curl -s {url} -H 'content-type: application/json' -H 'authorization: Bearer {token}' -d '{{\"query\":\"{{ viewer {{ user {{ name }} organization {{ name }} }} }}\"}}'\n\nOr open {url} in a browser for GraphiQL and set the header {{\"Authorization\": \"Bearer {token}\"}}.\n\nAn API token for an integration, from the folder where `headway serve` runs:\n\n  headway token create --organization {organization} --name \"CRM sync\" --scopes ingest",
         demo::DEMO_OWNER_NAME
     ))
+}
+
+/// Returns the file of a SQLite database URL, read as sqlx 0.9 reads it: `sqlite://` or
+/// `sqlite:`, the percent-encoded path, then `?` and parameters. `None` for other schemes,
+/// in-memory databases (`:memory:`, `mode=memory`, an empty path) and undecodable paths.
+fn sqlite_file(url: &str) -> Option<PathBuf> {
+    if !url.starts_with("sqlite:") {
+        return None;
+    }
+    let rest = url
+        .trim_start_matches("sqlite://")
+        .trim_start_matches("sqlite:");
+    let (database, parameters) = rest.split_once('?').unwrap_or((rest, ""));
+    let in_memory = url::form_urlencoded::parse(parameters.as_bytes())
+        .any(|(key, value)| key == "mode" && value == "memory");
+    if database.is_empty() || database == ":memory:" || in_memory {
+        return None;
+    }
+    percent_decode(database).map(PathBuf::from)
+}
+
+/// Decodes `%XX` escapes; `None` when the result is not UTF-8.
+fn percent_decode(text: &str) -> Option<String> {
+    let mut decoded = Vec::with_capacity(text.len());
+    let mut rest = text.as_bytes();
+    while let Some((&byte, tail)) = rest.split_first() {
+        let escaped = (byte == b'%')
+            .then(|| tail.get(..2))
+            .flatten()
+            .and_then(|hex| std::str::from_utf8(hex).ok())
+            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
+        match escaped {
+            Some(value) => {
+                decoded.push(value);
+                rest = tail.get(2..).unwrap_or_default();
+            }
+            None => {
+                decoded.push(byte);
+                rest = tail;
+            }
+        }
+    }
+    String::from_utf8(decoded).ok()
+}
+
+/// Fails when the database URL names a SQLite file that does not exist. Every command but
+/// `serve` checks this, because opening the URL would create an empty database in the
+/// working folder, and the command would then find nothing in it.
+fn require_database_file(database: &DatabaseArgs) -> anyhow::Result<()> {
+    let Some(path) = sqlite_file(&database.database_url) else {
+        return Ok(());
+    };
+    if path.exists() {
+        return Ok(());
+    }
+    let shown = std::path::absolute(&path).unwrap_or(path);
+    bail!(
+        "the SQLite database file {} does not exist; run this command in the folder where `headway serve` runs, or set HEADWAY_DATABASE_URL (or --database-url) to the server's database",
+        shown.display()
+    )
+}
+
+/// Opens the database of a command other than `serve`, which must exist already.
+async fn open_existing_store(
+    database: &DatabaseArgs,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<headway_persistence::Store> {
+    require_database_file(database)?;
+    startup::open_store(database, clock).await
 }
 
 async fn demo_token(store: &headway_persistence::Store, auth: &AuthArgs) -> anyhow::Result<String> {
@@ -221,15 +320,21 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         } => {
             let authenticator = startup::authenticator(&auth)?;
             let store = startup::open_store(&database, clock).await?;
+            let mut seeded = None;
             if auth.mode == Mode::Development
                 && serve.seed_demo
                 && !store.has_organizations().await?
             {
-                demo::seed(&store).await?;
+                let demo = demo::seed(&store).await?;
                 let token = demo_token(&store, &auth).await?;
-                print_demo_instructions(&token, serve.listen)?;
+                seeded = Some((token, demo.organization_id));
             }
             let application = Application::build(&serve, store, authenticator).await?;
+            // Printed once the port is bound, so that the curl command names the real one
+            // when HEADWAY_LISTEN sets port 0.
+            if let Some((token, organization_id)) = seeded {
+                print_demo_instructions(&token, organization_id, application.address())?;
+            }
             tracing::info!(address = %application.address(), "headway is listening");
             application
                 .run_until_signal()
@@ -256,7 +361,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 say("the demo organization exists already")?;
             }
             let token = demo_token(&store, &auth).await?;
-            print_demo_instructions(&token, listen)
+            print_demo_instructions(&token, seeded.organization_id, listen)
         }
         Command::PrintSchema => {
             let mut stdout = std::io::stdout().lock();
@@ -288,7 +393,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     Scopes::new(scopes).map_err(|error| anyhow!("--scopes {}", error.message))?;
                 let name =
                     Name::parse(&name).map_err(|error| anyhow!("--name {}", error.message))?;
-                let store = startup::open_store(&database, clock.clone()).await?;
+                let store = open_existing_store(&database, clock.clone()).await?;
                 let expires_at = expires_in_days
                     .map(|days| store.now() + chrono::Duration::days(i64::from(days)));
                 let actor = Actor {
@@ -320,7 +425,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 include_revoked,
             } => {
                 let organization_id = parse_id::<OrganizationId>("--organization", &organization)?;
-                let store = startup::open_store(&database, clock.clone()).await?;
+                let store = open_existing_store(&database, clock.clone()).await?;
                 let mut request = PageRequest {
                     first: Some(100),
                     ..PageRequest::default()
@@ -363,7 +468,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             } => {
                 let organization_id = parse_id::<OrganizationId>("--organization", &organization)?;
                 let token_id = parse_id::<ApiTokenId>("ID", &id)?;
-                let store = startup::open_store(&database, clock.clone()).await?;
+                let store = open_existing_store(&database, clock.clone()).await?;
                 let actor = Actor {
                     organization_id,
                     user_id: None,
@@ -388,6 +493,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             } => {
                 if auth.mode == Mode::Production {
                     bail!("tokens are issued by your identity provider in production mode");
+                }
+                if subject.trim().is_empty() || subject.len() > MAX_SUBJECT_BYTES {
+                    bail!(
+                        "--subject {subject:?} is invalid: it must have 1 to {MAX_SUBJECT_BYTES} bytes and not only whitespace, such as --subject ada"
+                    );
                 }
                 let authenticator = startup::authenticator(&auth)?;
                 let token = authenticator.issue(
@@ -414,6 +524,44 @@ pub fn main() -> std::process::ExitCode {
         Err(error) => {
             tracing::error!(error = format!("{error:#}"), "headway failed");
             std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_file_follows_sqlx() {
+        let cases = [
+            ("sqlite://headway.db?mode=rwc", Some("headway.db")),
+            ("sqlite:headway.db", Some("headway.db")),
+            (
+                "sqlite:///srv/headway/data.db",
+                Some("/srv/headway/data.db"),
+            ),
+            ("sqlite://my%20data.db?mode=rwc", Some("my data.db")),
+            ("sqlite::memory:", None),
+            ("sqlite://?mode=memory", None),
+            ("sqlite://shared.db?mode=memory&cache=shared", None),
+            ("postgres://postgres@127.0.0.1:5432/headway", None),
+        ];
+        for (url, expected) in cases {
+            assert_eq!(sqlite_file(url), expected.map(PathBuf::from), "{url}");
+        }
+    }
+
+    #[test]
+    fn unspecified_listen_address_becomes_loopback() {
+        let cases = [
+            ("0.0.0.0:9000", "127.0.0.1:9000"),
+            ("[::]:9000", "[::1]:9000"),
+            ("192.0.2.7:8080", "192.0.2.7:8080"),
+        ];
+        for (listen, expected) in cases {
+            let listen: SocketAddr = listen.parse().unwrap();
+            assert_eq!(client_address(listen).to_string(), expected, "{listen}");
         }
     }
 }

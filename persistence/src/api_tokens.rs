@@ -58,6 +58,19 @@ fn convert(row: api_token::Model) -> Result<ApiToken, StoreError> {
     })
 }
 
+/// The outcome of checking a presented API token.
+#[derive(Clone, Debug)]
+pub enum ApiTokenCheck {
+    /// The secret matches a token that authenticates requests now.
+    Valid(ApiToken),
+    /// No token of an existing organization matches the presented secret.
+    Unknown,
+    /// The secret matches a token that expired at this time.
+    Expired(DateTime<Utc>),
+    /// The secret matches a token that was revoked at this time.
+    Revoked(DateTime<Utc>),
+}
+
 /// Splits a presented token into its lookup and secret.
 fn parse_token(token: &str) -> Option<(&str, &str)> {
     let rest = token.strip_prefix(TOKEN_PREFIX)?;
@@ -160,30 +173,36 @@ impl Store {
         convert(row)
     }
 
-    /// The token that `token` presents, if it exists, matches, and is neither revoked nor
-    /// expired at the store's time. Records when it was last used.
-    pub async fn authenticate_api_token(
-        &self,
-        token: &str,
-    ) -> Result<Option<ApiToken>, StoreError> {
+    /// Checks the token that `token` presents at the store's time, and records when a valid
+    /// one was last used. Only a presented secret that matches distinguishes expired and
+    /// revoked tokens from unknown ones.
+    pub async fn authenticate_api_token(&self, token: &str) -> Result<ApiTokenCheck, StoreError> {
         let Some((lookup, secret)) = parse_token(token) else {
-            return Ok(None);
+            return Ok(ApiTokenCheck::Unknown);
         };
         let Some(row) = api_token::Entity::find()
             .filter(api_token::Column::Lookup.eq(lookup))
             .one(&self.db)
             .await?
         else {
-            return Ok(None);
+            return Ok(ApiTokenCheck::Unknown);
         };
         let presented = secret_hash(secret);
         if !bool::from(presented.as_bytes().ct_eq(row.secret_hash.as_bytes())) {
-            return Ok(None);
+            return Ok(ApiTokenCheck::Unknown);
         }
         let now = self.now();
         let token = convert(row.clone())?;
-        if !token.is_usable(now) || self.organization(token.organization_id).await?.is_none() {
-            return Ok(None);
+        if self.organization(token.organization_id).await?.is_none() {
+            return Ok(ApiTokenCheck::Unknown);
+        }
+        if let Some(revoked_at) = token.revoked_at {
+            return Ok(ApiTokenCheck::Revoked(revoked_at));
+        }
+        if let Some(expires_at) = token.expires_at
+            && !token.is_usable(now)
+        {
+            return Ok(ApiTokenCheck::Expired(expires_at));
         }
         if row
             .last_used_at
@@ -193,7 +212,7 @@ impl Store {
             update.last_used_at = Set(Some(now));
             update.update(&self.db).await?;
         }
-        Ok(Some(token))
+        Ok(ApiTokenCheck::Valid(token))
     }
 
     pub async fn api_tokens_page(

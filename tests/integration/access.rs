@@ -766,6 +766,10 @@ async fn bad_credentials_never_fail_the_server() {
             "wrong typ",
             sign(Algorithm::HS256, &key, None, Some("dpop+jwt"), claims(now)),
         ),
+        (
+            "no typ",
+            sign(Algorithm::HS256, &key, None, None, claims(now)),
+        ),
         ("no subject", with(&|claims| claims["sub"] = json!(""))),
         (
             "forged token",
@@ -883,6 +887,24 @@ async fn audit_log_records_who_changed_what() {
     );
     assert_eq!(entries[1]["action"], "createObjective");
     assert_eq!(entries[1]["changes"]["title"]["new"], "First");
+    assert_eq!(
+        entries[1]["changes"]["cycleId"]["new"],
+        json!(quarter),
+        "references are global ids under the API's field names"
+    );
+    for internal in [
+        "cycle_id",
+        "milestones",
+        "version",
+        "updated_at",
+        "created_at",
+    ] {
+        assert!(
+            entries[1]["changes"].get(internal).is_none(),
+            "{internal} in {}",
+            entries[1]["changes"]
+        );
+    }
 
     let data = server
         .query(
@@ -1123,4 +1145,125 @@ async fn production_hardening_switches() {
         .await;
     let message = body["errors"][0]["message"].as_str().unwrap();
     assert!(!message.contains("Did you mean"), "{message}");
+}
+
+#[tokio::test]
+async fn api_token_rejections_name_the_cause() {
+    let server = TestServer::start().await;
+    let owner = server.sign_up("owner").await;
+    let create = "mutation($input: CreateApiTokenInput!) { createApiToken(input: $input) { token apiToken { id } userErrors { field message code } } }";
+    let revoked = server
+        .mutate(
+            &owner.token,
+            "createApiToken",
+            create,
+            json!({ "input": { "name": "Revoked", "scopes": ["READ"] } }),
+        )
+        .await;
+    let expiring = server
+        .mutate(
+            &owner.token,
+            "createApiToken",
+            create,
+            json!({ "input": { "name": "Expiring", "scopes": ["READ"], "expiresAt": "2026-02-16T00:00:00Z" } }),
+        )
+        .await;
+    let revoked_secret = revoked["token"].as_str().unwrap();
+    let expiring_secret = expiring["token"].as_str().unwrap();
+    server
+        .mutate(
+            &owner.token,
+            "revokeApiToken",
+            "mutation($id: ID!) { revokeApiToken(input: { id: $id }) { apiToken { revokedAt } userErrors { field message code } } }",
+            json!({ "id": revoked["apiToken"]["id"] }),
+        )
+        .await;
+    server.clock.set("2026-02-16T00:00:01Z".parse().unwrap());
+
+    let message = |body: &Value| body["errors"][0]["message"].as_str().unwrap().to_owned();
+    let (status, body) = server
+        .post(Some(revoked_secret), "{ __typename }", json!({}))
+        .await;
+    assert_eq!(status, 401, "{body}");
+    assert_eq!(body["errors"][0]["extensions"]["code"], "UNAUTHENTICATED");
+    assert_eq!(
+        message(&body),
+        "the API token was revoked at 2026-02-15T12:00:00Z; ask an admin for a new one"
+    );
+
+    let (status, body) = server
+        .post(Some(expiring_secret), "{ __typename }", json!({}))
+        .await;
+    assert_eq!(status, 401, "{body}");
+    assert_eq!(
+        message(&body),
+        "the API token expired at 2026-02-16T00:00:00Z; ask an admin for a new one"
+    );
+
+    // A wrong secret for an existing token's lookup reveals nothing about that token.
+    let (lookup, _) = revoked_secret.rsplit_once('_').unwrap();
+    let forged = format!("{lookup}_{}", "a".repeat(43));
+    for token in [forged.as_str(), "hwt_0123456789abcdef_short"] {
+        let (status, body) = server.post(Some(token), "{ __typename }", json!({})).await;
+        assert_eq!(status, 401, "{body}");
+        assert_eq!(
+            message(&body),
+            "the API token is invalid; check that it was copied whole, or ask an admin for a new one"
+        );
+    }
+}
+
+#[test]
+fn command_line_issue_checks_its_input() {
+    let issue = |arguments: &[&str]| {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_headway-replica"))
+            .args(["token", "issue"])
+            .args(arguments)
+            .env("HEADWAY_JWT_SECRET", TEST_SECRET)
+            .env("HEADWAY_JWT_ISSUER", TEST_ISSUER)
+            .env("HEADWAY_JWT_AUDIENCE", TEST_AUDIENCE)
+            .env("HEADWAY_MODE", "development")
+            .env("RUST_LOG", "error")
+            .output()
+            .unwrap();
+        (
+            output.status.success(),
+            String::from_utf8_lossy(&output.stdout).trim().to_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+    for subject in ["", "   ", &"s".repeat(256)] {
+        let (success, stdout, stderr) = issue(&["--subject", subject]);
+        assert!(!success, "subject {subject:?}: {stdout}");
+        assert!(stdout.is_empty(), "subject {subject:?}: {stdout}");
+        assert!(
+            stderr.contains("--subject")
+                && stderr.contains("is invalid: it must have 1 to 255 bytes"),
+            "subject {subject:?}: {stderr}"
+        );
+    }
+    for hours in ["0", "8761"] {
+        let (success, stdout, stderr) = issue(&["--subject", "ada", "--ttl-hours", hours]);
+        assert!(!success, "{hours} hours: {stdout}");
+        assert!(stderr.contains("--ttl-hours"), "{hours} hours: {stderr}");
+        assert!(stderr.contains("1..=8760"), "{hours} hours: {stderr}");
+    }
+
+    let (success, token, stderr) = issue(&["--subject", "ada", "--ttl-hours", "1"]);
+    assert!(success, "{stderr}");
+    let authenticator = Authenticator::hs256(
+        TEST_SECRET.as_bytes(),
+        TEST_ISSUER,
+        TEST_AUDIENCE,
+        chrono::Duration::zero(),
+    )
+    .unwrap();
+    let now = chrono::Utc::now();
+    let claims = authenticator.verify(&token, now).unwrap();
+    assert_eq!(claims.sub, "ada");
+    assert!(
+        (claims.exp - now.timestamp() - 3_600).abs() < 60,
+        "{}",
+        claims.exp
+    );
 }
