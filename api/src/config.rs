@@ -98,7 +98,9 @@ pub struct AuthArgs {
     #[arg(long, env = "HEADWAY_JWKS_FILE")]
     pub jwks_file: Option<PathBuf>,
 
-    /// Comma-separated values of the `typ` header that tokens may carry.
+    /// Comma-separated values of the `typ` header, compared without regard to case; a token
+    /// must carry one of them, and a token without a `typ` header is rejected (explicit
+    /// typing, RFC 8725 section 3.11).
     #[arg(
         long,
         env = "HEADWAY_JWT_TYPES",
@@ -200,7 +202,9 @@ pub struct ServeArgs {
     #[arg(long, env = "HEADWAY_WS_INIT_TIMEOUT_MS", default_value_t = 10_000)]
     pub ws_init_timeout_ms: u64,
 
-    /// How often the server pings WebSocket clients, in milliseconds.
+    /// How often the server pings WebSocket clients, in milliseconds. A client that sends
+    /// no frame, not even the pong to a ping frame, for three intervals is disconnected with
+    /// 1001.
     #[arg(long, env = "HEADWAY_WS_KEEP_ALIVE_MS", default_value_t = 15_000)]
     pub ws_keep_alive_ms: u64,
 

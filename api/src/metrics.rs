@@ -68,6 +68,7 @@ pub struct Metrics {
     pub errors: Family<CodeLabels, Counter>,
     pub http_requests: Family<HttpLabels, Counter>,
     pub websocket_connections: Gauge,
+    websocket_closes: Family<CodeLabels, Counter>,
     pub subscriptions: Gauge,
     subscription_feeds: Gauge,
     /// Events committed on this replica and not yet relayed.
@@ -132,6 +133,12 @@ impl Metrics {
             "websocket_connections",
             "Open WebSocket connections",
             websocket_connections.clone(),
+        );
+        let websocket_closes = Family::<CodeLabels, Counter>::default();
+        registry.register(
+            "websocket_closes",
+            "WebSocket connections closed by the server, by close code; `none` when the connection ended without a close frame from the server",
+            websocket_closes.clone(),
         );
         let subscriptions = Gauge::default();
         registry.register(
@@ -209,6 +216,7 @@ impl Metrics {
             errors,
             http_requests,
             websocket_connections,
+            websocket_closes,
             subscriptions,
             subscription_feeds,
             outbox_backlog,
@@ -254,6 +262,24 @@ impl Metrics {
                 .get_or_create(&CodeLabels { code: code.clone() })
                 .inc();
         }
+    }
+
+    /// Counts a WebSocket connection that ended, by the close code the server sent.
+    pub fn record_websocket_close(&self, code: Option<u16>) {
+        let code = code.map_or_else(|| "none".to_owned(), |code| code.to_string());
+        self.websocket_closes
+            .get_or_create(&CodeLabels { code })
+            .inc();
+    }
+
+    /// Counts one subscription under its operation name label, once it started or failed.
+    pub fn record_subscription(&self, operation: String, failed: bool) {
+        let labels = OperationLabels {
+            operation,
+            r#type: "subscription".to_owned(),
+            outcome: if failed { "error" } else { "ok" }.to_owned(),
+        };
+        self.operations.get_or_create(&labels).inc();
     }
 
     /// Counts the error codes of a message sent to a WebSocket client.

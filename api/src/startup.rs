@@ -318,7 +318,9 @@ impl Application {
             tracing::warn!("second shutdown signal received; stopping at once");
             forced.abort();
         });
-        if !delay.is_zero() {
+        if delay.is_zero() {
+            tracing::info!("shutdown signal received");
+        } else {
             tracing::info!(
                 delay_seconds = delay.as_secs(),
                 "shutdown signal received; unready, still serving until the delay ends"

@@ -176,6 +176,9 @@ async fn body_limit_names_its_value() {
     assert_eq!(status, 413, "{body}");
     assert!(body.contains("4096 bytes"), "{body}");
     assert!(body.contains("HEADWAY_MAX_BODY_BYTES"), "{body}");
+    let parsed: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(parsed["errors"][0]["extensions"]["limit"], "maxBodyBytes");
+    assert_eq!(parsed["errors"][0]["extensions"]["limitValue"], 4096);
     let (status, _) = server.post(None, "{ __typename }", json!({})).await;
     assert_eq!(status, 200);
 }

@@ -216,6 +216,86 @@ async fn pruned_resume_point_is_rejected() {
             .contains("no longer kept"),
         "{message}"
     );
+    assert_eq!(
+        message["payload"][0]["extensions"]["code"],
+        "EVENTS_EXPIRED"
+    );
+}
+
+#[tokio::test]
+async fn silent_client_is_disconnected() {
+    let server = TestServer::start_with(|serve| serve.ws_keep_alive_ms = 200).await;
+    let ada = server.sign_up("ada").await;
+
+    // A client that reads nothing replies to no ping frame and is closed with 1001. The test
+    // client reads the close frame only after the server has closed the connection, and
+    // its late pongs may reset it first, so the metrics show the close code.
+    let silent = WsClient::authenticated(&server.url, &ada.token).await;
+    let base = format!("http://{}", server.address);
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let text = metrics(&base).await;
+        if sample(&text, "headway_websocket_closes_total{code=\"1001\"}") == Some(1.0) {
+            assert_eq!(sample(&text, "headway_websocket_connections "), Some(0.0));
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{text}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    drop(silent);
+
+    // A client that reads, and so replies to ping frames, stays connected.
+    let mut reading = WsClient::authenticated(&server.url, &ada.token).await;
+    assert!(
+        reading
+            .next_message(Duration::from_millis(1_500))
+            .await
+            .is_none()
+    );
+    reading.send(json!({ "type": "ping" })).await;
+    assert_eq!(reading.next_message(WAIT).await.unwrap()["type"], "pong");
+}
+
+#[tokio::test]
+async fn scope_fields_no_event_carries() {
+    let server = TestServer::start().await;
+    let ada = server.sign_up("ada").await;
+    let (objective, _) = plan(&server, &ada).await;
+    let mut client = WsClient::authenticated(&server.url, &ada.token).await;
+    let kpi_id = format!("kpi_{}", uuid::Uuid::new_v4().simple());
+    for (index, (field, scope, named)) in [
+        ("progress", json!({ "kpiId": kpi_id }), "scope.kpiId"),
+        (
+            "kpiMeasurements",
+            json!({ "objectiveId": objective }),
+            "scope.objectiveId",
+        ),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let id = index.to_string();
+        client
+            .subscribe(
+                &id,
+                &format!("subscription($scope: EventScopeInput) {{ {field}(scope: $scope) {{ sequence }} }}"),
+                json!({ "scope": scope }),
+            )
+            .await;
+        let message = client.next_message(WAIT).await.unwrap();
+        assert_eq!(message["type"], "error", "{field}: {message}");
+        assert_eq!(
+            message["payload"][0]["extensions"]["code"],
+            "BAD_USER_INPUT"
+        );
+        assert!(
+            message["payload"][0]["message"]
+                .as_str()
+                .unwrap()
+                .starts_with(named),
+            "{field}: {message}"
+        );
+    }
 }
 
 #[tokio::test]
@@ -447,7 +527,14 @@ async fn protocol_violations_close_with_their_codes() {
     client
         .send(json!({ "type": "connection_init", "payload": { "Authorization": "Bearer forged.token.value" } }))
         .await;
-    assert_eq!(client.close_code(WAIT).await, 4403, "rejected credentials");
+    match client.ending(WAIT).await {
+        Some(Ending::Closed { code, reason }) => {
+            assert_eq!(code, 4403, "rejected credentials");
+            assert!(reason.starts_with("Forbidden: "), "{reason}");
+            assert!(reason.len() > "Forbidden: ".len(), "{reason}");
+        }
+        other => panic!("expected 4403, got {other:?}"),
+    }
 
     let mut client = WsClient::connect(&server.url, "graphql-transport-ws").await;
     assert_eq!(

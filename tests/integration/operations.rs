@@ -121,6 +121,16 @@ async fn metrics_count_operations_and_sockets() {
         Some(1.0),
         "{text}"
     );
+    // Both subscriptions that failed at their start count as errors; the running one
+    // counts once its first event goes out or it ends.
+    assert_eq!(
+        sample(
+            &text,
+            "headway_graphql_operations_total{operation=\"anonymous\",type=\"subscription\",outcome=\"error\"}"
+        ),
+        Some(2.0),
+        "{text}"
+    );
     assert_eq!(
         sample(&text, "headway_websocket_connections "),
         Some(1.0),
@@ -158,6 +168,12 @@ async fn metrics_count_operations_and_sockets() {
         if sample(&text, "headway_websocket_connections ") == Some(0.0)
             && sample(&text, "headway_subscriptions ") == Some(0.0)
         {
+            // The client went away without a close frame, so the server sent none either.
+            assert_eq!(
+                sample(&text, "headway_websocket_closes_total{code=\"none\"}"),
+                Some(1.0),
+                "{text}"
+            );
             break;
         }
         assert!(tokio::time::Instant::now() < deadline, "{text}");

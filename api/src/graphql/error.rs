@@ -20,6 +20,8 @@ pub enum ErrorKind {
     RateLimited,
     Timeout,
     Unavailable,
+    /// A subscription's `after` points before the oldest event still kept.
+    EventsExpired,
     Internal,
 }
 
@@ -34,6 +36,7 @@ impl ErrorKind {
             Self::RateLimited => "RATE_LIMITED",
             Self::Timeout => "TIMEOUT",
             Self::Unavailable => "UNAVAILABLE",
+            Self::EventsExpired => "EVENTS_EXPIRED",
             Self::Internal => "INTERNAL",
         }
     }

@@ -196,23 +196,10 @@ impl Extension for ObserveRequest {
         ctx: &ExtensionContext<'_>,
         next: NextValidation<'_>,
     ) -> Result<ValidationResult, Vec<ServerError>> {
-        let started = Instant::now();
         let result = next.run(ctx).await?;
         self.limits
             .check_complexity(result.complexity)
             .map_err(|error| vec![error])?;
-        let (subscription, without_request) = {
-            let seen = self.seen();
-            (
-                seen.kind == Some(OperationType::Subscription),
-                seen.span.is_none(),
-            )
-        };
-        if subscription && without_request {
-            let span = operation_span();
-            Self::record_principal(&span, ctx);
-            self.finish(&span, &Response::default(), started);
-        }
         Ok(result)
     }
 
@@ -226,8 +213,8 @@ impl Extension for ObserveRequest {
             let seen = self.seen();
             (seen.span.clone(), seen.kind)
         };
-        // A subscription runs this hook for every event it delivers. It counts once, when it
-        // starts (see `validation`), and its events run inside the connection's span.
+        // A subscription runs this hook for every event it delivers. The WebSocket connection
+        // counts it once, and its events run inside the connection's span.
         if kind == Some(OperationType::Subscription) {
             return next.run(ctx, operation_name).await;
         }

@@ -81,7 +81,7 @@ fn parse_node_id(argument: &str, id: &ID) -> Result<GlobalId, ApiError> {
     GlobalId::decode(id.as_str()).ok_or_else(|| {
         let shown: String = id.as_str().chars().take(80).collect();
         ApiError::bad_input(format!(
-            "{argument}: \"{shown}\" is not a valid id; ids look like \"obj_\" followed by 32 hex digits"
+            "{argument}: \"{shown}\" is not a valid id; an id is a type prefix such as \"obj_\" or \"kr_\" followed by 32 hex digits"
         ))
     })
 }

@@ -5,7 +5,7 @@
 //! default), then live events, with no gap and no duplicate.
 
 use super::context::ContextExt;
-use super::error::{ApiError, store_failure};
+use super::error::{ApiError, ErrorKind, store_failure};
 use super::ids::{Typed, decode_argument};
 use super::objects::comment::Comment;
 use super::objects::cycle::Cycle;
@@ -61,10 +61,17 @@ impl ScalarType for Sequence {
 /// organization's; with several, an event must match all of them.
 #[derive(InputObject, Default)]
 pub struct EventScopeInput {
+    /// Events of the team's objectives, key results and KPIs (the team itself, not the teams
+    /// below it).
     pub team_id: Option<ID>,
+    /// Events of the cycle and of its objectives and key results. Not for kpiMeasurements.
     pub cycle_id: Option<ID>,
+    /// Events of the objective and of its key results. Not for kpiMeasurements.
     pub objective_id: Option<ID>,
+    /// Events of the key result. Not for kpiMeasurements.
     pub key_result_id: Option<ID>,
+    /// Events of the KPI: its measurements and state changes. Not for progress, whose events
+    /// are about key results and objectives.
     pub kpi_id: Option<ID>,
 }
 
@@ -112,6 +119,29 @@ impl ScopeFilter {
         require_existing::<_, model::Kpi>(ctx, "scope.kpiId", "KPI", self.kpi_id).await
     }
 
+    /// Rejects scope fields that no event of `topic` carries, so that such a subscription
+    /// fails at once instead of receiving nothing.
+    fn check_applies(&self, topic: EventTopic) -> Result<(), ApiError> {
+        if topic == EventTopic::Progress && self.kpi_id.is_some() {
+            return Err(ApiError::bad_input(
+                "scope.kpiId: progress events are about key results and objectives and carry no KPI; scope by the keyResultId of the key result that follows the KPI, or subscribe to kpiMeasurements",
+            ));
+        }
+        if topic == EventTopic::Kpi {
+            let unsupported = [
+                ("scope.cycleId", self.cycle_id.is_some()),
+                ("scope.objectiveId", self.objective_id.is_some()),
+                ("scope.keyResultId", self.key_result_id.is_some()),
+            ];
+            if let Some((field, _)) = unsupported.iter().find(|(_, set)| *set) {
+                return Err(ApiError::bad_input(format!(
+                    "{field}: KPI measurement events belong to a KPI and its team only; scope them by kpiId or teamId"
+                )));
+            }
+        }
+        Ok(())
+    }
+
     fn matches(&self, scope: &EventScope) -> bool {
         fn same<T: PartialEq>(wanted: Option<T>, actual: Option<T>) -> bool {
             wanted.is_none_or(|wanted| actual == Some(wanted))
@@ -137,6 +167,7 @@ async fn events(
 ) -> Result<impl Stream<Item = Arc<Event>> + use<>, ApiError> {
     let organization_id = ctx.read_scope()?;
     let filter = ScopeFilter::parse(scope)?;
+    filter.check_applies(topic)?;
     filter.check_exists(ctx).await?;
     let store = ctx.store()?.clone();
     let hub = ctx
@@ -252,9 +283,12 @@ async fn check_retention(
         .map_err(store_failure)?;
     match oldest {
         Some(oldest) if oldest <= after + 1 => Ok(()),
-        _ => Err(ApiError::bad_input(format!(
-            "after: the events following {after} are no longer kept (HEADWAY_EVENT_RETENTION_HOURS); reload the data you show and subscribe without after"
-        ))),
+        _ => Err(ApiError::new(
+            ErrorKind::EventsExpired,
+            format!(
+                "after: the events following {after} are no longer kept; reload the data you show and subscribe without after"
+            ),
+        )),
     }
 }
 

@@ -7,7 +7,7 @@
 
 use super::AppState;
 use super::negotiation::{self, ResponseType};
-use crate::auth::{self, ORGANIZATION_HEADER};
+use crate::auth;
 use crate::graphql::context::{Principal, RequestState};
 use crate::graphql::error::{ApiError, ErrorKind};
 use crate::graphql::loaders::{Loaders, RequestLoaders};
@@ -59,7 +59,33 @@ pub fn error_response(
         .body(body.to_string())
 }
 
-fn api_error_response(
+/// Builds the `BAD_USER_INPUT` response for a request over a limit, with the limit's name and value
+/// in the extensions as the query limits carry them.
+fn limit_response(
+    response_type: ResponseType,
+    status: StatusCode,
+    message: &str,
+    (limit, value): (&str, usize),
+    request_id: &str,
+) -> HttpResponse {
+    let body = json!({
+        "errors": [{
+            "message": message,
+            "extensions": {
+                "code": ErrorKind::BadUserInput.code(),
+                "requestId": request_id,
+                "limit": limit,
+                "limitValue": value,
+            },
+        }]
+    });
+    HttpResponse::build(status)
+        .content_type(response_type.content_type())
+        .insert_header(("x-request-id", request_id))
+        .body(body.to_string())
+}
+
+pub(crate) fn api_error_response(
     response_type: ResponseType,
     error: &ApiError,
     request_id: &str,
@@ -72,6 +98,7 @@ fn api_error_response(
         ErrorKind::Timeout | ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         ErrorKind::NotFound => StatusCode::NOT_FOUND,
         ErrorKind::Conflict => StatusCode::CONFLICT,
+        ErrorKind::EventsExpired => StatusCode::GONE,
         ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
     };
     let mut response = error_response(
@@ -198,13 +225,13 @@ pub async fn post(
     }
     let limit = state.limits.max_body_bytes;
     let too_large = || {
-        error_response(
+        limit_response(
             response_type,
             StatusCode::PAYLOAD_TOO_LARGE,
-            ErrorKind::BadUserInput,
             &format!(
                 "the request body exceeds the limit of {limit} bytes (HEADWAY_MAX_BODY_BYTES)"
             ),
+            ("maxBodyBytes", limit),
             &request_id,
         )
     };
@@ -419,23 +446,27 @@ async fn execute(
     }
     let limit = state.limits.max_batch_operations;
     if operations > limit || operations == 0 {
-        return error_response(
+        return limit_response(
             response_type,
             StatusCode::BAD_REQUEST,
-            ErrorKind::BadUserInput,
             &format!(
                 "the batch holds {operations} operations; send 1 to {limit} per request (HEADWAY_MAX_BATCH_OPERATIONS)"
             ),
+            ("maxBatchOperations", limit),
             &request_id,
         );
     }
 
     let now = state.store.now();
+    let credentials = match auth::credential_headers(request.headers()) {
+        Ok(credentials) => credentials,
+        Err(error) => return api_error_response(response_type, &error, &request_id),
+    };
     let principal = match auth::authenticate(
         &state.authenticator,
         &state.store,
-        header_text(request, "authorization"),
-        header_text(request, ORGANIZATION_HEADER),
+        credentials.authorization.as_deref(),
+        credentials.organization.as_deref(),
         now,
     )
     .await

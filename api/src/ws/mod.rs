@@ -68,6 +68,17 @@ pub async fn upgrade(
             "errors": [{ "message": "WebSocket clients must offer the graphql-transport-ws or graphql-ws subprotocol" }]
         }));
     };
+    let request_id = crate::http::graphql::request_id(&request);
+    let credentials = match auth::credential_headers(request.headers()) {
+        Ok(credentials) => credentials,
+        Err(error) => {
+            return crate::http::graphql::api_error_response(
+                crate::http::negotiation::ResponseType::Json,
+                &error,
+                &request_id,
+            );
+        }
+    };
     let (response, session, stream) =
         match actix_ws::handle_with_protocols(&request, body, &[protocol.name()]) {
             Ok(parts) => parts,
@@ -75,9 +86,9 @@ pub async fn upgrade(
         };
     let stream = stream.max_frame_size(state.sockets.max_message_bytes);
     let handshake = Handshake {
-        authorization: header(&request, "authorization"),
-        organization: header(&request, ORGANIZATION_HEADER),
-        request_id: crate::http::graphql::request_id(&request),
+        authorization: credentials.authorization,
+        organization: credentials.organization,
+        request_id,
     };
     let span = tracing::info_span!(
         "websocket.connection",
@@ -87,14 +98,6 @@ pub async fn upgrade(
     );
     actix_web::rt::spawn(serve(protocol, session, stream, state, handshake).instrument(span));
     response
-}
-
-fn header(request: &HttpRequest, name: &str) -> Option<String> {
-    request
-        .headers()
-        .get(name)
-        .and_then(|value| value.to_str().ok())
-        .map(str::to_owned)
 }
 
 /// Credentials and ids from the upgrade request.
@@ -151,9 +154,15 @@ async fn serve(
     let mut subscriptions: StreamMap<String, Operation> = StreamMap::new();
     state.metrics_sockets(1);
 
+    // Any frame from the client, such as the pong sent in reply to a ping frame, shows that the
+    // connection is alive.
+    let mut last_heard = tokio::time::Instant::now();
     let reason: Option<CloseReason> = loop {
         tokio::select! {
             message = stream.next() => {
+                if matches!(message, Some(Ok(_))) {
+                    last_heard = tokio::time::Instant::now();
+                }
                 let text = match message {
                     Some(Ok(Message::Text(text))) => text,
                     Some(Ok(Message::Ping(bytes))) => {
@@ -170,6 +179,9 @@ async fn serve(
                         code: CloseCode::Size,
                         description: Some(format!("message larger than {} bytes (HEADWAY_MAX_BODY_BYTES)", settings.max_message_bytes)),
                     }),
+                    // A transport error means the connection is gone; invalid UTF-8 text
+                    // comes as InvalidData.
+                    Some(Err(ProtocolError::Io(error))) if error.kind() != std::io::ErrorKind::InvalidData => break None,
                     Some(Err(_)) => break Some(close(4400, "invalid WebSocket frame")),
                 };
                 let message = match ClientMessage::parse(protocol, &text) {
@@ -197,7 +209,7 @@ async fn serve(
                                 if protocol == Protocol::Legacy {
                                     let _ = session.text(json!({ "type": "connection_error", "payload": { "message": message } }).to_string()).await;
                                 }
-                                break Some(close(4403, "Forbidden"));
+                                break Some(close(4403, &forbidden_reason(&message)));
                             }
                         }
                     }
@@ -297,7 +309,7 @@ async fn serve(
                     }
                     (Err(message), _) => {
                         tracing::info!(reason = %message, "closing a WebSocket connection whose credentials no longer hold");
-                        break Some(close(4403, "Forbidden"));
+                        break Some(close(4403, &forbidden_reason(&message)));
                     }
                 }
             }
@@ -305,11 +317,21 @@ async fn serve(
                 break Some(close(4408, "Connection initialisation timeout"));
             }
             _ = keep_alive.tick() => {
+                // Every compliant WebSocket client replies to ping frames by itself, so a client
+                // that stays silent through several of them has gone, as a phone that lost
+                // its network leaves a half-open connection.
+                let silence = last_heard.elapsed();
+                if silence > settings.keep_alive * SILENT_PINGS {
+                    break Some(CloseReason {
+                        code: CloseCode::Away,
+                        description: Some(format!("no frame from the client for {} s; reconnect", silence.as_secs())),
+                    });
+                }
                 let sent = match protocol {
                     Protocol::TransportWs => session.text(json!({ "type": "ping" }).to_string()).await,
                     Protocol::Legacy => session.text(protocol::LEGACY_KEEP_ALIVE).await,
                 };
-                if sent.is_err() { break None; }
+                if sent.is_err() || session.ping(b"").await.is_err() { break None; }
             }
             () = crate::live::stopping(&mut shutdown) => {
                 break Some(CloseReason { code: CloseCode::Away, description: Some("server shutting down; reconnect".to_owned()) });
@@ -319,6 +341,10 @@ async fn serve(
 
     drop(subscriptions);
     state.metrics_sockets(-1);
+    log_close(reason.as_ref(), &handshake.request_id);
+    state
+        .metrics
+        .record_websocket_close(reason.as_ref().map(|reason| u16::from(reason.code)));
     let _ = session.close(reason).await;
 }
 
@@ -351,6 +377,54 @@ impl Credentials {
             organization: field(&[ORGANIZATION_HEADER, "organization"])
                 .or_else(|| handshake.organization.clone()),
         }
+    }
+}
+
+/// How many keep-alive intervals a client may stay silent, ping frames unanswered, before
+/// the server closes its connection.
+const SILENT_PINGS: u32 = 3;
+
+/// The maximum length of a close frame's reason: 125 bytes of payload less the 2-byte code
+/// (RFC 6455, section 5.5).
+const MAX_CLOSE_REASON_BYTES: usize = 123;
+
+/// Builds the reason of a 4403 close: `Forbidden: ` and the authentication message, cut at
+/// a character boundary to fit a close frame.
+fn forbidden_reason(message: &str) -> String {
+    let mut reason = format!("Forbidden: {message}");
+    if reason.len() > MAX_CLOSE_REASON_BYTES {
+        let mut end = MAX_CLOSE_REASON_BYTES;
+        while !reason.is_char_boundary(end) {
+            end -= 1;
+        }
+        reason.truncate(end);
+    }
+    reason
+}
+
+/// Logs why the server closed a connection: protocol violations and rejected credentials
+/// at info level, ordinary ends at debug level.
+fn log_close(reason: Option<&CloseReason>, request_id: &str) {
+    let Some(reason) = reason else {
+        tracing::debug!(request_id, "WebSocket connection ended");
+        return;
+    };
+    let code = u16::from(reason.code);
+    let description = reason.description.as_deref().unwrap_or_default();
+    if matches!(code, 1000 | 1001) {
+        tracing::debug!(
+            request_id,
+            code,
+            description,
+            "closed a WebSocket connection"
+        );
+    } else {
+        tracing::info!(
+            request_id,
+            code,
+            description,
+            "closed a WebSocket connection"
+        );
     }
 }
 
@@ -399,7 +473,10 @@ fn start(
     request_id: &str,
     request: Request,
 ) -> Operation {
-    let running = RunningOperation::start(state.metrics.clone());
+    let running = RunningOperation::start(
+        state.metrics.clone(),
+        subscription_label(&state.metrics, &request),
+    );
     let execute = |principal: Principal, request: Request| {
         let organization_id = principal.organization_id();
         // Long-lived operations read fresh records for every event, so nothing is memoized.
@@ -420,8 +497,28 @@ fn start(
         source,
         started: false,
         finished: false,
-        _running: running,
+        running,
     }
+}
+
+/// Returns the metrics label of a subscription request, or `None` for queries, mutations
+/// and documents that do not parse, which the schema's hooks count.
+fn subscription_label(metrics: &crate::metrics::Metrics, request: &Request) -> Option<String> {
+    use async_graphql::parser::types::{DocumentOperations, OperationType};
+    let document = async_graphql::parser::parse_query(&request.query).ok()?;
+    let (name, operation) = match &document.operations {
+        DocumentOperations::Single(operation) => (request.operation_name.clone(), operation),
+        DocumentOperations::Multiple(operations) => match &request.operation_name {
+            Some(name) => (Some(name.clone()), operations.get(name.as_str())?),
+            None if operations.len() == 1 => {
+                let (name, operation) = operations.iter().next()?;
+                (Some(name.to_string()), operation)
+            }
+            None => return None,
+        },
+    };
+    (operation.node.ty == OperationType::Subscription)
+        .then(|| metrics.operation_label(name.as_deref()))
 }
 
 /// The source of an operation's results.
@@ -439,7 +536,7 @@ struct Operation {
     /// Whether a first result went out. An operation that fails before that ends with `error`.
     started: bool,
     finished: bool,
-    _running: RunningOperation,
+    running: RunningOperation,
 }
 
 /// Checks whether a first response ends its operation: no data and errors, as when the
@@ -504,31 +601,73 @@ impl Stream for Operation {
             Source::Own(responses) => ready!(poll_own(responses, this.started, cx)),
             Source::Shared(subscriber) => ready!(poll_shared(subscriber, cx)),
         };
-        match &outgoing {
-            Outgoing::Response(_) => this.started = true,
+        let failed = match &outgoing {
+            Outgoing::Response(_) => {
+                this.started = true;
+                false
+            }
             Outgoing::Shared(item) => match item.as_ref() {
-                FeedItem::Payload(_) | FeedItem::Response(_) => this.started = true,
-                FeedItem::Failed(_) | FeedItem::Done => this.finished = true,
+                FeedItem::Payload(_) | FeedItem::Response(_) => {
+                    this.started = true;
+                    false
+                }
+                FeedItem::Failed(_) => {
+                    this.finished = true;
+                    true
+                }
+                FeedItem::Done => {
+                    this.finished = true;
+                    false
+                }
             },
-            Outgoing::Failed(_) | Outgoing::Done => this.finished = true,
-        }
+            Outgoing::Failed(_) => {
+                this.finished = true;
+                true
+            }
+            Outgoing::Done => {
+                this.finished = true;
+                false
+            }
+        };
+        this.running.count_subscription(failed);
         Poll::Ready(Some(outgoing))
     }
 }
 
 /// Counts an operation of a connection in the subscription gauge while it runs. Dropping
 /// it, when the operation ends or its connection closes, counts it out.
-struct RunningOperation(std::sync::Arc<crate::metrics::Metrics>);
+///
+/// A subscription also counts once in `headway_graphql_operations_total`: as an error when
+/// it fails before its first event, as ok when its first event goes out or when it ends
+/// without having failed.
+struct RunningOperation {
+    metrics: std::sync::Arc<crate::metrics::Metrics>,
+    /// The operation name label of a subscription that is not counted yet.
+    uncounted_subscription: Option<String>,
+}
 
 impl RunningOperation {
-    fn start(metrics: std::sync::Arc<crate::metrics::Metrics>) -> Self {
+    fn start(
+        metrics: std::sync::Arc<crate::metrics::Metrics>,
+        subscription: Option<String>,
+    ) -> Self {
         metrics.subscription(1);
-        Self(metrics)
+        Self {
+            metrics,
+            uncounted_subscription: subscription,
+        }
+    }
+
+    fn count_subscription(&mut self, failed: bool) {
+        if let Some(label) = self.uncounted_subscription.take() {
+            self.metrics.record_subscription(label, failed);
+        }
     }
 }
 
 impl Drop for RunningOperation {
     fn drop(&mut self) {
-        self.0.subscription(-1);
+        self.count_subscription(false);
+        self.metrics.subscription(-1);
     }
 }
