@@ -19,6 +19,19 @@ pub fn clamp_unit(ratio: Decimal) -> Decimal {
 /// rounds correctly, while `ToPrimitive::to_f64` of rust_decimal 1 can land one float
 /// away, as 0.33333333333333337 for 1/3.
 pub fn to_f64(value: Decimal) -> f64 {
+    // Exact powers of ten as doubles: 10^22 is the largest one a double holds exactly.
+    const POWERS_OF_TEN: [f64; 23] = [
+        1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+        1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+    ];
+    // When the mantissa and the power of ten are both exact doubles, one division rounds
+    // correctly, which spares the text for short values such as 0.75.
+    let mantissa = value.mantissa();
+    if mantissa.unsigned_abs() < (1_u128 << 53)
+        && let Some(power) = POWERS_OF_TEN.get(value.scale() as usize)
+    {
+        return mantissa as f64 / power;
+    }
     value.to_string().parse().unwrap_or(0.0)
 }
 
@@ -618,6 +631,12 @@ mod tests {
         assert_eq!(to_f64(Decimal::from(2) / Decimal::from(3)), 2.0 / 3.0);
         assert_eq!(to_f64(Decimal::new(7, 1)), 0.7);
         assert_eq!(to_f64(Decimal::from(-5) / Decimal::from(4)), -1.25);
+        assert_eq!(to_f64(Decimal::new(1, 1)), 0.1);
+        assert_eq!(to_f64(Decimal::new(123_456_789, 28)), 123_456_789e-28);
+        assert_eq!(
+            to_f64(Decimal::MAX),
+            79_228_162_514_264_337_593_543_950_335.0
+        );
     }
 
     #[test]
