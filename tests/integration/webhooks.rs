@@ -810,6 +810,26 @@ async fn webhook_endpoint_management() {
         json!(["CHECK_IN_CREATED"])
     );
 
+    // Fields that cannot be cleared reject null, naming the field; nothing changes.
+    for field in ["url", "secret", "eventTypes", "enabled"] {
+        let rejected =
+            update_endpoint(&server, &owner, json!({ "id": endpoint, field: null })).await;
+        assert_eq!(
+            rejected["webhookEndpoint"],
+            Value::Null,
+            "{field}: {rejected}"
+        );
+        assert_eq!(
+            rejected["userErrors"][0]["field"],
+            json!(["input", field]),
+            "{field}: {rejected}"
+        );
+        assert_eq!(
+            rejected["userErrors"][0]["code"], "INVALID",
+            "{field}: {rejected}"
+        );
+    }
+
     let test = "mutation($id: ID!) { testWebhookEndpoint(input: { id: $id }) { delivery { kind eventType status responseStatus attemptCount } userErrors { field message code } } }";
     let tested = server
         .mutate(

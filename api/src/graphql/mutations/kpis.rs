@@ -42,8 +42,8 @@ pub struct CreateKpiInput {
 }
 
 /// Changes to a KPI. Left-out fields stay as they are. Null clears only the fields
-/// described with "Null clears it."; for any other field it is rejected. Changing the direction clears the
-/// thresholds that are not sent again.
+/// described with "Null clears it."; for any other field it is rejected. Changing the
+/// direction clears the thresholds that are not sent again.
 #[derive(InputObject)]
 pub struct UpdateKpiInput {
     pub id: ID,

@@ -37,20 +37,20 @@ pub struct CreateWebhookEndpointInput {
 #[derive(InputObject)]
 pub struct UpdateWebhookEndpointInput {
     pub id: ID,
-    pub url: Option<String>,
+    pub url: MaybeUndefined<String>,
     pub description: MaybeUndefined<String>,
     /// A new signing secret of the admin's choice. For 24 hours after the change, deliveries
     /// carry two signatures, `v1=<new>,v1=<old>`, so that receivers switch without rejecting
     /// any; then only the new one.
-    pub secret: Option<String>,
+    pub secret: MaybeUndefined<String>,
     /// Whether Headway generates a new secret and returns it once in the payload. The old
     /// secret also signs for 24 hours, as with `secret`.
     #[graphql(default = false)]
     pub regenerate_secret: bool,
-    pub event_types: Option<Vec<WebhookEventType>>,
+    pub event_types: MaybeUndefined<Vec<WebhookEventType>>,
     /// Enabling an endpoint clears its failure count; it then receives the events it missed
     /// that are still kept.
-    pub enabled: Option<bool>,
+    pub enabled: MaybeUndefined<bool>,
     /// Fails with a CONFLICT user error when the endpoint is at another version.
     pub expected_version: Option<i32>,
 }
@@ -193,26 +193,29 @@ impl UpdateWebhookEndpointInput {
         self,
         sender: &Sender,
     ) -> Parsed<(WebhookEndpointId, WebhookEndpointChanges, bool)> {
-        let url = match self.url.as_deref() {
-            Some(raw) => target(raw, sender).await.map(Some),
-            None => Ok(None),
+        let url = match self.url {
+            MaybeUndefined::Value(raw) => target(&raw, sender).await.map(Some),
+            other => input::settable("url", other, |_: String| Ok(None)).map(Option::flatten),
         };
         let regenerate = self.regenerate_secret;
+        let secret = input::settable("secret", self.secret, Ok);
         parse_all! {
             id = input::id::<WebhookEndpointId>("id", &self.id);
             url = url;
             description = input::maybe_description("description", self.description);
-            secret = match (self.secret.as_deref(), regenerate) {
-                (Some(_), true) => Err(ValidationError::new(
+            secret = match (secret, regenerate) {
+                (Err(error), _) => Err(error),
+                (Ok(Some(_)), true) => Err(ValidationError::new(
                     "secret",
                     ErrorCode::Invalid,
                     "send either secret or regenerateSecret: true, not both",
                 )),
-                (Some(raw), false) => WebhookSecret::parse(raw).map(Some),
-                (None, true) => generate_secret().map(Some),
-                (None, false) => Ok(None),
+                (Ok(Some(raw)), false) => WebhookSecret::parse(&raw).map(Some),
+                (Ok(None), true) => generate_secret().map(Some),
+                (Ok(None), false) => Ok(None),
             };
-            event_types = input::optional(self.event_types, event_types);
+            event_types = input::settable("eventTypes", self.event_types, event_types);
+            enabled = input::settable("enabled", self.enabled, Ok);
         }
         Ok((
             id,
@@ -221,7 +224,7 @@ impl UpdateWebhookEndpointInput {
                 description,
                 secret,
                 event_types,
-                enabled: self.enabled,
+                enabled,
                 expected_version: self.expected_version,
             },
             regenerate,
