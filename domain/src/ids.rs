@@ -112,3 +112,76 @@ define_id!(
     /// One delivery of an event to a webhook endpoint.
     WebhookDeliveryId
 );
+
+/// The kinds of record that have global ids, such as `obj_0191f4c2a8e37c2c9f1d6b0e5a4d3c2b`:
+/// a prefix that names the kind, `_`, and the record's UUID as 32 lower-case hex digits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum IdKind {
+    Organization,
+    User,
+    Membership,
+    Team,
+    Cycle,
+    Objective,
+    KeyResult,
+    CheckIn,
+    Kpi,
+    KpiMeasurement,
+    Comment,
+    ApiToken,
+    AuditEntry,
+    WebhookEndpoint,
+    WebhookDelivery,
+}
+
+impl IdKind {
+    pub const ALL: [Self; 15] = [
+        Self::Organization,
+        Self::User,
+        Self::Membership,
+        Self::Team,
+        Self::Cycle,
+        Self::Objective,
+        Self::KeyResult,
+        Self::CheckIn,
+        Self::Kpi,
+        Self::KpiMeasurement,
+        Self::Comment,
+        Self::ApiToken,
+        Self::AuditEntry,
+        Self::WebhookEndpoint,
+        Self::WebhookDelivery,
+    ];
+
+    /// Returns the prefix of the global ids of this kind.
+    pub const fn prefix(self) -> &'static str {
+        match self {
+            Self::Organization => "org",
+            Self::User => "usr",
+            Self::Membership => "mem",
+            Self::Team => "team",
+            Self::Cycle => "cyc",
+            Self::Objective => "obj",
+            Self::KeyResult => "kr",
+            Self::CheckIn => "chk",
+            Self::Kpi => "kpi",
+            Self::KpiMeasurement => "kpim",
+            Self::Comment => "cmt",
+            Self::ApiToken => "tok",
+            Self::AuditEntry => "aud",
+            Self::WebhookEndpoint => "whk",
+            Self::WebhookDelivery => "whd",
+        }
+    }
+
+    /// Formats the global id of the record `uuid` of this kind.
+    pub fn global_id(self, uuid: Uuid) -> String {
+        format!("{}_{}", self.prefix(), uuid.simple())
+    }
+}
+
+/// Formats the id of an event in webhook bodies and audit entries: `evt_` and the UUID.
+/// Events are not nodes, so the id only names them, for deduplication.
+pub fn event_global_id(id: EventId) -> String {
+    format!("evt_{}", id.as_uuid().simple())
+}

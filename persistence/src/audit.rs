@@ -9,71 +9,11 @@ use crate::entities::{
     api_token, check_in, comment, cycle, key_result, kpi, membership, objective, organization,
     team, webhook_delivery, webhook_endpoint,
 };
+pub use headway_domain::ids::IdKind;
+use headway_domain::ids::{EventId, event_global_id};
 use serde::Serialize;
 use serde_json::Value;
 use uuid::Uuid;
-
-/// The kinds of record that audit entries refer to by global id.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum IdKind {
-    Organization,
-    User,
-    Team,
-    Cycle,
-    Objective,
-    KeyResult,
-    CheckIn,
-    Kpi,
-    Comment,
-    ApiToken,
-    WebhookEndpoint,
-    WebhookDelivery,
-    /// An outbox event; its id is not a node id but names the event in webhook bodies.
-    Event,
-}
-
-impl IdKind {
-    pub const ALL: [Self; 13] = [
-        Self::Organization,
-        Self::User,
-        Self::Team,
-        Self::Cycle,
-        Self::Objective,
-        Self::KeyResult,
-        Self::CheckIn,
-        Self::Kpi,
-        Self::Comment,
-        Self::ApiToken,
-        Self::WebhookEndpoint,
-        Self::WebhookDelivery,
-        Self::Event,
-    ];
-
-    /// Returns the prefix of the global ids of this kind. The API's `NodeKind::prefix` uses the same
-    /// prefixes, which a test of the API crate checks.
-    pub const fn prefix(self) -> &'static str {
-        match self {
-            Self::Organization => "org",
-            Self::User => "usr",
-            Self::Team => "team",
-            Self::Cycle => "cyc",
-            Self::Objective => "obj",
-            Self::KeyResult => "kr",
-            Self::CheckIn => "chk",
-            Self::Kpi => "kpi",
-            Self::Comment => "cmt",
-            Self::ApiToken => "tok",
-            Self::WebhookEndpoint => "whk",
-            Self::WebhookDelivery => "whd",
-            Self::Event => "evt",
-        }
-    }
-
-    /// Formats a global id: the prefix, `_`, and the UUID as 32 hex digits.
-    pub fn global_id(self, uuid: Uuid) -> String {
-        format!("{}_{}", self.prefix(), uuid.simple())
-    }
-}
 
 /// The form of one column in an audit entry's changes.
 #[derive(Clone, Copy, Debug)]
@@ -82,6 +22,8 @@ pub(crate) enum Field {
     Plain(&'static str),
     /// A UUID reference, shown under the API name as a global id of the kind.
     Id(&'static str, IdKind),
+    /// An outbox event's UUID, shown under the API name as its `evt_` id.
+    Event(&'static str),
     /// Comma-separated text, shown under the API name as a list of strings.
     CommaList(&'static str),
     /// JSON text, shown under the API name as the JSON value it holds.
@@ -108,7 +50,11 @@ fn api_fields<M: Audited>(row: &M) -> Vec<(&'static str, Value)> {
         };
         let shown = match *field {
             Field::Plain(name) => (name, value.clone()),
-            Field::Id(name, kind) => (name, global_id_value(kind, value)),
+            Field::Id(name, kind) => (name, uuid_value(value, |uuid| kind.global_id(uuid))),
+            Field::Event(name) => (
+                name,
+                uuid_value(value, |uuid| event_global_id(EventId::from_uuid(uuid))),
+            ),
             Field::CommaList(name) => (name, comma_list_value(value)),
             Field::JsonText(name) => (name, json_text_value(value)),
             Field::Internal => continue,
@@ -118,9 +64,10 @@ fn api_fields<M: Audited>(row: &M) -> Vec<(&'static str, Value)> {
     fields
 }
 
-fn global_id_value(kind: IdKind, value: &Value) -> Value {
+/// Formats a stored UUID as an id with `format`, or keeps a value that is no UUID.
+fn uuid_value(value: &Value, format: impl FnOnce(Uuid) -> String) -> Value {
     match value.as_str().and_then(|text| Uuid::parse_str(text).ok()) {
-        Some(uuid) => Value::String(kind.global_id(uuid)),
+        Some(uuid) => Value::String(format(uuid)),
         None => value.clone(),
     }
 }
@@ -174,7 +121,7 @@ pub(crate) fn changed_fields<M: Audited>(before: Option<&M>, after: Option<&M>) 
     Value::Object(changes)
 }
 
-use Field::{CommaList, Id, Internal, JsonText, Plain};
+use Field::{CommaList, Event, Id, Internal, JsonText, Plain};
 
 impl Audited for organization::Model {
     const FIELDS: &'static [(&'static str, Field)] = &[
@@ -399,7 +346,7 @@ impl Audited for webhook_delivery::Model {
         ("organization_id", Internal),
         ("endpoint_id", Id("endpointId", IdKind::WebhookEndpoint)),
         ("kind", Plain("kind")),
-        ("event_id", Id("eventId", IdKind::Event)),
+        ("event_id", Event("eventId")),
         ("event_type", Plain("eventType")),
         ("sequence", Plain("sequence")),
         // The event's body, a copy of the outbox event; left out for its size.
@@ -421,7 +368,7 @@ mod tests {
     use super::*;
     use sea_orm::{EntityTrait, IdenStatic, Iterable};
 
-    /// The columns of `E` that its audit table does not list.
+    /// Returns the columns of `E` missing from its audit table `fields`.
     fn unlisted<E: EntityTrait>(fields: &[(&str, Field)]) -> Vec<String> {
         E::Column::iter()
             .map(|column| column.as_str().to_owned())

@@ -12,67 +12,15 @@ use headway_domain::ids::{
 use std::fmt;
 use uuid::Uuid;
 
-/// The kinds of record that have global ids.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum NodeKind {
-    Organization,
-    User,
-    Membership,
-    Team,
-    Cycle,
-    Objective,
-    KeyResult,
-    CheckIn,
-    Kpi,
-    KpiMeasurement,
-    Comment,
-    ApiToken,
-    AuditEntry,
-    WebhookEndpoint,
-    WebhookDelivery,
+pub use headway_domain::ids::IdKind as NodeKind;
+
+/// The GraphQL type name of a kind of record.
+pub trait TypeName {
+    fn type_name(self) -> &'static str;
 }
 
-impl NodeKind {
-    const ALL: [Self; 15] = [
-        Self::Organization,
-        Self::User,
-        Self::Membership,
-        Self::Team,
-        Self::Cycle,
-        Self::Objective,
-        Self::KeyResult,
-        Self::CheckIn,
-        Self::Kpi,
-        Self::KpiMeasurement,
-        Self::Comment,
-        Self::ApiToken,
-        Self::AuditEntry,
-        Self::WebhookEndpoint,
-        Self::WebhookDelivery,
-    ];
-
-    pub const fn prefix(self) -> &'static str {
-        match self {
-            Self::Organization => "org",
-            Self::User => "usr",
-            Self::Membership => "mem",
-            Self::Team => "team",
-            Self::Cycle => "cyc",
-            Self::Objective => "obj",
-            Self::KeyResult => "kr",
-            Self::CheckIn => "chk",
-            Self::Kpi => "kpi",
-            Self::KpiMeasurement => "kpim",
-            Self::Comment => "cmt",
-            Self::ApiToken => "tok",
-            Self::AuditEntry => "aud",
-            Self::WebhookEndpoint => "whk",
-            Self::WebhookDelivery => "whd",
-        }
-    }
-
-    /// The GraphQL type name of the records of this kind.
-    pub const fn type_name(self) -> &'static str {
+impl TypeName for NodeKind {
+    fn type_name(self) -> &'static str {
         match self {
             Self::Organization => "Organization",
             Self::User => "User",
@@ -102,7 +50,7 @@ pub struct GlobalId {
 
 impl GlobalId {
     pub fn encode(kind: NodeKind, uuid: Uuid) -> ID {
-        ID(format!("{}_{}", kind.prefix(), uuid.simple()))
+        ID(kind.global_id(uuid))
     }
 
     /// Decodes an id; `None` when it is not an id of any kind.
@@ -167,7 +115,7 @@ typed!(
 /// The id of an event in webhook bodies and headers: `evt_` and the event's UUID in hex.
 /// Events are not nodes; the id names them for deduplication.
 pub fn encode_event_id(id: EventId) -> String {
-    format!("evt_{}", id.as_uuid().simple())
+    headway_domain::ids::event_global_id(id)
 }
 
 /// Why an id argument was rejected.

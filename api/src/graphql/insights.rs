@@ -564,14 +564,12 @@ impl InsightQueries {
         else {
             return Err(ApiError::not_found("cycleId", "cycle").into());
         };
+        // Through the request's loader, so that `team_ids` below finds the team cached.
         let team = match team_id {
             Some(team_id) => Some(
-                store
-                    .teams_by_ids(organization_id, &[team_id])
-                    .await
-                    .map_err(store_failure)?
-                    .into_iter()
-                    .next()
+                ctx.loader()?
+                    .load_one::<_, model::Team>(team_id)
+                    .await?
                     .ok_or_else(|| ApiError::not_found("teamId", "team"))?,
             ),
             None => None,

@@ -26,7 +26,7 @@ pub struct QueryLimits {
 }
 
 /// A rejected request, with the limit named for clients and logs.
-fn limit_error(message: String, limit: &str, value: usize) -> ServerError {
+pub(crate) fn limit_error(message: String, limit: &str, value: usize) -> ServerError {
     let mut error = ServerError::new(message, None);
     let extensions = error.extensions.get_or_insert_with(Default::default);
     extensions.set("code", "BAD_USER_INPUT");

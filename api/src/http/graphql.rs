@@ -59,8 +59,8 @@ pub fn error_response(
         .body(body.to_string())
 }
 
-/// Builds the `BAD_USER_INPUT` response for a request over a limit, with the limit's name and value
-/// in the extensions as the query limits carry them.
+/// Builds the `BAD_USER_INPUT` response for a request over a limit, with the limit's name
+/// and value in the extensions as the query limits carry them.
 fn limit_response(
     response_type: ResponseType,
     status: StatusCode,
@@ -68,21 +68,15 @@ fn limit_response(
     (limit, value): (&str, usize),
     request_id: &str,
 ) -> HttpResponse {
-    let body = json!({
-        "errors": [{
-            "message": message,
-            "extensions": {
-                "code": ErrorKind::BadUserInput.code(),
-                "requestId": request_id,
-                "limit": limit,
-                "limitValue": value,
-            },
-        }]
-    });
+    let mut error = crate::graphql::limits::limit_error(message.to_owned(), limit, value);
+    error
+        .extensions
+        .get_or_insert_with(Default::default)
+        .set("requestId", request_id);
     HttpResponse::build(status)
         .content_type(response_type.content_type())
         .insert_header(("x-request-id", request_id))
-        .body(body.to_string())
+        .body(json!({ "errors": [error] }).to_string())
 }
 
 pub(crate) fn api_error_response(

@@ -84,15 +84,19 @@ impl std::fmt::Debug for Feeds {
 }
 
 impl Feeds {
-    /// The key under which `request` may share a feed, or `None` when it must run alone.
-    fn key(principal: &Principal, request: &Request) -> Option<FeedKey> {
+    /// The key under which `request`, whose parsed `document` is given, may share a feed,
+    /// or `None` when it must run alone.
+    fn key(
+        principal: &Principal,
+        request: &Request,
+        document: Option<&ExecutableDocument>,
+    ) -> Option<FeedKey> {
         let audience = match principal {
             Principal::User(user) => format!("user {:?}", user.membership.as_ref()?.role),
             Principal::ApiToken(token) => format!("token {:?}", token.scopes),
             Principal::Anonymous => return None,
         };
-        let document = async_graphql::parser::parse_query(&request.query).ok()?;
-        if !shareable(&document, request) {
+        if !shareable(document?, request) {
             return None;
         }
         Some(FeedKey {
@@ -110,9 +114,10 @@ impl Feeds {
         &self,
         principal: &Principal,
         request: Request,
+        document: Option<&ExecutableDocument>,
         start: impl FnOnce(Request) -> BoxStream<'static, Response>,
     ) -> Result<Subscriber, Box<Request>> {
-        let Some(key) = Self::key(principal, &request) else {
+        let Some(key) = Self::key(principal, &request, document) else {
             return Err(Box::new(request));
         };
         let mut feeds = self.feeds.lock().unwrap_or_else(PoisonError::into_inner);

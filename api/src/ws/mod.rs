@@ -18,6 +18,7 @@ use crate::graphql::loaders::{Loaders, RequestLoaders};
 use crate::http::AppState;
 use actix_web::{HttpRequest, HttpResponse, web};
 use actix_ws::{CloseCode, CloseReason, Message, ProtocolError};
+use async_graphql::parser::types::ExecutableDocument;
 use async_graphql::{Request, Response, ServerError};
 use feed::FeedItem;
 use futures::stream::{BoxStream, Stream, StreamExt};
@@ -473,9 +474,13 @@ fn start(
     request_id: &str,
     request: Request,
 ) -> Operation {
+    // Parsed once here for the metrics label and the feed key; execution parses again.
+    let document = async_graphql::parser::parse_query(&request.query).ok();
     let running = RunningOperation::start(
         state.metrics.clone(),
-        subscription_label(&state.metrics, &request),
+        document
+            .as_ref()
+            .and_then(|document| subscription_label(&state.metrics, &request, document)),
     );
     let execute = |principal: Principal, request: Request| {
         let organization_id = principal.organization_id();
@@ -487,9 +492,11 @@ fn start(
             .data(loaders);
         state.schema.execute_stream(request)
     };
-    let source = match state.feeds.join(&principal, request, |request| {
-        execute(principal.clone(), request)
-    }) {
+    let source = match state
+        .feeds
+        .join(&principal, request, document.as_ref(), |request| {
+            execute(principal.clone(), request)
+        }) {
         Ok(subscriber) => Source::Shared(subscriber),
         Err(request) => Source::Own(execute(principal, *request)),
     };
@@ -501,11 +508,14 @@ fn start(
     }
 }
 
-/// Returns the metrics label of a subscription request, or `None` for queries, mutations
-/// and documents that do not parse, which the schema's hooks count.
-fn subscription_label(metrics: &crate::metrics::Metrics, request: &Request) -> Option<String> {
+/// Returns the metrics label of a subscription request, or `None` for queries and
+/// mutations, which the schema's hooks count.
+fn subscription_label(
+    metrics: &crate::metrics::Metrics,
+    request: &Request,
+    document: &ExecutableDocument,
+) -> Option<String> {
     use async_graphql::parser::types::{DocumentOperations, OperationType};
-    let document = async_graphql::parser::parse_query(&request.query).ok()?;
     let (name, operation) = match &document.operations {
         DocumentOperations::Single(operation) => (request.operation_name.clone(), operation),
         DocumentOperations::Multiple(operations) => match &request.operation_name {
