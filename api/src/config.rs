@@ -98,8 +98,8 @@ pub struct AuthArgs {
     #[arg(long, env = "HEADWAY_JWKS_FILE")]
     pub jwks_file: Option<PathBuf>,
 
-    /// Comma-separated values of the `typ` header, compared without regard to case; a token
-    /// must carry one of them, and a token without a `typ` header is rejected (explicit
+    /// Comma-separated values of the `typ` header, compared without regard to case. A token
+    /// must carry one of them, so a token without a `typ` header is rejected (explicit
     /// typing, RFC 8725 section 3.11).
     #[arg(
         long,

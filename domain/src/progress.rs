@@ -19,7 +19,7 @@ pub fn clamp_unit(ratio: Decimal) -> Decimal {
 /// rounds correctly, while `ToPrimitive::to_f64` of rust_decimal 1 can land one float
 /// away, as 0.33333333333333337 for 1/3.
 pub fn to_f64(value: Decimal) -> f64 {
-    // Exact powers of ten as doubles: 10^22 is the largest one a double holds exactly.
+    // Exact powers of ten as doubles: 10^22 is the largest that a double represents exactly.
     const POWERS_OF_TEN: [f64; 23] = [
         1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
         1e17, 1e18, 1e19, 1e20, 1e21, 1e22,

@@ -214,7 +214,7 @@ pub(crate) async fn follow_kpi(
     Ok(mirrored.into_iter().next().map_or(row, |(row, _)| row))
 }
 
-/// Mirrors KPI measurements as check-ins with source KPI. `points` holds each KPI's points by
+/// Mirrors KPI measurements as check-ins with source KPI. `points` contains each KPI's points by
 /// KPI id, one per observed-at time. Every point within a follower's cycle gets a KPI-source
 /// check-in of the follower at the same observed-at time with the same value. A missing
 /// check-in is inserted, and one with another value takes the new value in place, with an

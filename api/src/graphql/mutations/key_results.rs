@@ -66,7 +66,7 @@ pub struct UpdateKeyResultInput {
     /// A grade from 0 to 1 that replaces the progress in the score at cycle close. Null
     /// clears it.
     pub manual_grade: MaybeUndefined<Decimal>,
-    /// Why the manual grade was set. Null clears it.
+    /// The reason for the manual grade. Null clears it.
     pub grade_note: MaybeUndefined<String>,
     /// Null clears it.
     pub external_key: MaybeUndefined<String>,
